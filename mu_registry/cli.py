@@ -1,0 +1,219 @@
+"""``mu-eval``: run unlearning evaluations, list and validate plugins and tasks."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import ConfigError, MuError
+
+log = logging.getLogger("mu_registry")
+DEFAULT_GROUP = "offline-default"
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _seeds(value: str) -> list[int]:
+    try:
+        return [int(v) for v in _csv(value)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"seeds must be integers, got '{value}'") from None
+
+
+def _method_args(items: list[str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for item in items:
+        for part in _csv(item):
+            key, eq, value = part.partition("=")
+            method, dot, param = key.partition(".")
+            if not eq or not dot or not method or not param:
+                raise MuError(f"--method-args '{part}': expected METHOD.PARAM=VALUE")
+            out.setdefault(method, {})[param] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mu-eval", description="Evaluate machine-unlearning methods on tasks.")
+    p.add_argument("--version", action="version", version=f"mu-registry {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    r = sub.add_parser("run", help="run tasks x methods and write results")
+    r.add_argument("--tasks", type=_csv, default=None, help=f"task or group names, comma separated "
+                   f"(default: {DEFAULT_GROUP})")
+    r.add_argument("--methods", type=_csv, default=None, help="method names, comma separated, or 'all' "
+                   "(default: each task's default_methods)")
+    r.add_argument("--model", default=None, help="use this model plugin instead of each task's default")
+    r.add_argument("--seed", type=_seeds, default=[0], help="seed, or several comma separated (default 0)")
+    r.add_argument("--output", default="results", help="folder for run folders (default ./results)")
+    r.add_argument("--limit", type=int, default=None, help="at most N examples per split (quick checks)")
+    r.add_argument("--include-path", action="append", default=[], help="extra folder of task YAML files")
+    r.add_argument("--method-args", action="append", default=[], metavar="METHOD.PARAM=VALUE",
+                   help="override a method hyperparameter (repeatable, or comma separated)")
+    r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    r.add_argument("--no-cache", action="store_true", help="always retrain original and retrain models")
+    r.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
+                   help="continue an interrupted run in RUN_DIR with its recorded configuration")
+
+    ls = sub.add_parser("list", help="list registered tasks, groups, methods, models, metrics or datasets")
+    ls.add_argument("kind", choices=["tasks", "groups", "methods", "models", "metrics", "datasets"])
+    ls.add_argument("--include-path", action="append", default=[])
+
+    sub.add_parser("plugins", help="show each plugin, its version and what it registered")
+
+    v = sub.add_parser("validate", help="check task and group files without running them")
+    v.add_argument("names", nargs="*", help="tasks or groups (default: all)")
+    v.add_argument("--include-path", action="append", default=[])
+    v.add_argument("--load", action="store_true", help="also load the data and check columns")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("--") and argv[0] not in ("--help", "-h", "--version"):
+        argv = ["run", *argv]  # `mu-eval --tasks ...` is `mu-eval run --tasks ...`
+    _setup_logging()
+    args = build_parser().parse_args(argv)
+    if args.command is None:
+        build_parser().print_help()
+        return 0
+    try:
+        return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate}[args.command](args)
+    except MuError as exc:
+        print(f"mu-eval: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("mu-eval: interrupted; finished requests are saved (resume with --resume RUN_DIR)", file=sys.stderr)
+        return 130
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("mu-eval: %(levelname)s: %(message)s"))
+    log.handlers[:] = [handler]
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    logging.addLevelName(logging.WARNING, "warning")
+    logging.addLevelName(logging.INFO, "info")
+
+
+def _registry():
+    from .registry import get_registry
+
+    return get_registry()
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .runner import RunConfig, Runner
+
+    registry = _registry()
+    if args.resume is not None:
+        results_file = args.resume / "results.json"
+        if not results_file.exists():
+            raise MuError(f"--resume {args.resume}: no results.json there")
+        try:
+            previous = json.loads(results_file.read_text())
+            config = RunConfig(**previous["config"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise MuError(f"{results_file}: not a mu-eval results file ({exc})") from None
+        runner = Runner(config, registry, run_dir=args.resume, previous=previous)
+        log.info("resuming run %s", args.resume)
+    else:
+        config = RunConfig(
+            tasks=args.tasks or [DEFAULT_GROUP], methods=args.methods, model=args.model, seeds=args.seed,
+            output=args.output, limit=args.limit, include_paths=args.include_path,
+            method_args=_method_args(args.method_args), device=args.device, use_cache=not args.no_cache)
+        runner = Runner(config, registry)
+    results = runner.run()
+    from .results import render_tables
+
+    print(render_tables(results))
+    print(f"results: {runner.run_dir / 'results.json'}")
+    return 0
+
+
+def _doc(obj: Any) -> str:
+    return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    registry = _registry()
+    rows: list[tuple[str, ...]]
+    if args.kind in ("tasks", "groups"):
+        from .task_index import TaskIndex
+
+        index = TaskIndex(registry, args.include_path)
+        if args.kind == "tasks":
+            rows = []
+            for name, tf in sorted(index.tasks.items()):
+                try:
+                    cfg = index.load(name).config
+                    rows.append((name, cfg.modality, tf.source, cfg.description))
+                except ConfigError as exc:
+                    rows.append((name, "INVALID", tf.source, str(exc)))
+        else:
+            rows = [(name, ",".join(index.load_group(name).task), gf.source) for name, gf in sorted(index.groups.items())]
+    else:
+        rows = []
+        for name in registry.names(args.kind):
+            entry = registry.entry(args.kind, name)
+            extra = ",".join(sorted(getattr(entry.obj, "supports", ()) or getattr(entry.obj, "task_types", ())))
+            rows.append((name, entry.source, extra, _doc(entry.obj)))
+    _print_rows(rows)
+    return 0
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    registry = _registry()
+    for name, info in sorted(registry.plugins.items()):
+        dist = f"{info.distribution} {info.version}" if info.distribution else "(not installed)"
+        print(f"{name}  [{dist}]  {info.status}" + (f": {info.error}" if info.error else ""))
+        for kind, names in sorted(info.registered.items()):
+            print(f"    {kind}: {', '.join(names)}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .task import build_task
+    from .task_index import TaskIndex
+
+    registry = _registry()
+    index = TaskIndex(registry, args.include_path)
+    errors = [str(e) for e in index.broken] if not args.names else []
+    names = index.expand(args.names) if args.names else sorted(index.tasks)
+    if not args.names:
+        for group in sorted(index.groups):
+            try:
+                index.expand([group])
+                print(f"ok      group {group}")
+            except MuError as exc:
+                errors.append(str(exc))
+    for name in names:
+        try:
+            loaded = index.load(name)
+            index.check(loaded)
+            if args.load:
+                data = build_task(loaded, registry)
+                print(f"ok      {name}  (train {len(data.train)}, test {len(data.test)}, forget {len(data.forget)})")
+            else:
+                print(f"ok      {name}")
+        except MuError as exc:
+            errors.append(str(exc))
+    for e in errors:
+        print(f"mu-eval: error: {e}", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def _print_rows(rows: list[tuple[str, ...]]) -> None:
+    if not rows:
+        print("(none)")
+        return
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[-1])

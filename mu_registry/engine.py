@@ -1,0 +1,31 @@
+"""Batched evaluation of a classifier on many sets in one pass per model state."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from .metric import SetOutputs
+from .model import EncodedSplit, Model
+from .training import iterate_batches
+
+
+@torch.inference_mode()
+def classify(adapter: Model, module: nn.Module, data: EncodedSplit, *, batch_size: int,
+             device: torch.device) -> SetOutputs:
+    was_training = module.training
+    module.eval()
+    chunks = []
+    for batch in iterate_batches(data, batch_size, shuffle=False, device=device):
+        chunks.append(adapter.forward(module, batch.inputs).float().cpu())
+    if was_training:
+        module.train()
+    logits = torch.cat(chunks).numpy() if chunks else np.zeros((0, 0), dtype=np.float32)
+    return SetOutputs(logits=logits, labels=data.labels.numpy())
+
+
+def evaluate_sets(adapter: Model, module: nn.Module, sets: dict[str, EncodedSplit], *, batch_size: int,
+                  device: torch.device) -> dict[str, SetOutputs]:
+    return {name: classify(adapter, module, data, batch_size=batch_size, device=device)
+            for name, data in sets.items()}

@@ -1,0 +1,58 @@
+"""The plugin contract: four small hooks, each handed a ``register`` callback.
+
+A plugin is any module (or object) with functions decorated by
+``mu_registry.hookimpl`` and exposed through the ``mu_registry`` entry-point
+group. Each hook receives one argument, ``register``; call it once per thing
+the plugin provides::
+
+    from mu_registry import hookimpl
+
+    @hookimpl
+    def mu_register_methods(register):
+        register("my-method", MyMethod)
+
+Names may be namespaced as ``"package/name"`` to avoid clashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pluggy
+
+PROJECT_NAME = "mu_registry"
+ENTRY_POINT_GROUP = "mu_registry"
+
+hookspec = pluggy.HookspecMarker(PROJECT_NAME)
+hookimpl = pluggy.HookimplMarker(PROJECT_NAME)
+
+
+@hookspec
+def mu_register_methods(register: Callable[[str, type], None]) -> None:
+    """Register unlearning methods: ``register(name, MethodSubclass)``."""
+
+
+@hookspec
+def mu_register_models(register: Callable[[str, type], None]) -> None:
+    """Register model families: ``register(name, ModelSubclass)``."""
+
+
+@hookspec
+def mu_register_tasks(register: Callable[[Any], None]) -> None:
+    """Register task definitions: ``register(path)`` for a YAML file or a folder of them."""
+
+
+@hookspec
+def mu_register_metrics(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register metrics: ``register(name, function)``; see :mod:`mu_registry.metric`."""
+
+
+@hookspec
+def mu_register_datasets(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register named local dataset builders: ``register(name, builder)``.
+
+    A builder is a callable ``builder(**builder_args) -> dict[str, Split]``
+    that a task YAML names under ``dataset.builder``; it is how offline or
+    generated data sources are plugged in (see :mod:`mu_registry.data`).
+    """

@@ -1,0 +1,158 @@
+"""The ``Method`` base class: one unlearning algorithm.
+
+A method receives the current model and one request and returns the unlearned
+model. It does not load data, build models or compute metrics. Its
+hyperparameters are a dataclass ``Params`` holding the paper's defaults; task
+YAML (``methods: {name: {...}}``) and the CLI (``--method-args``) override them.
+
+Minimal example::
+
+    import torch.nn.functional as F
+    from mu_registry import Method, UnlearnContext
+
+    class NegGrad(Method):
+        @dataclass
+        class Params:
+            lr: float = 1e-4
+            epochs: int = 1
+
+        def unlearn(self, ctx: UnlearnContext):
+            opt = torch.optim.Adam(ctx.model.parameters(), lr=self.params.lr)
+            for batch in ctx.batches(ctx.forget, epochs=self.params.epochs):
+                loss = -F.cross_entropy(ctx.logits(batch), batch.labels)
+                opt.zero_grad(); loss.backward(); opt.step()
+            return ctx.model
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import torch
+from torch import nn
+
+from .errors import MuError
+
+if TYPE_CHECKING:
+    from .model import EncodedSplit, Model
+
+
+@dataclass
+class Batch:
+    inputs: dict[str, torch.Tensor]
+    labels: torch.Tensor
+    positions: torch.Tensor  # row positions in the encoded split
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+
+@dataclass
+class UnlearnContext:
+    """What a method is given for one request.
+
+    Attributes:
+        model: the model to unlearn from (already a private copy: change it in place).
+        original: the model before any unlearning, frozen, in eval mode (teacher / reference).
+        forget: the request's forget set, encoded (D_f in the papers).
+        retain: the data to keep, encoded (D_r).
+        adapter: the model plugin; ``logits`` goes through it.
+        num_classes: size of the label space.
+        request_index: 0 for the first request.
+        seed: the run's seed; ``generator`` is seeded from it.
+    """
+
+    model: nn.Module
+    original: nn.Module
+    forget: EncodedSplit
+    retain: EncodedSplit
+    adapter: Model
+    num_classes: int
+    request_index: int
+    seed: int
+    device: torch.device
+    generator: torch.Generator = field(init=False)
+    show_progress: bool = False
+
+    def __post_init__(self) -> None:
+        self.generator = torch.Generator().manual_seed(self.seed * 1000 + self.request_index)
+
+    def logits(self, batch: Batch, model: nn.Module | None = None) -> torch.Tensor:
+        """Class scores of ``model`` (default: the model being unlearned) on ``batch``."""
+        return self.adapter.forward(model if model is not None else self.model, batch.inputs)
+
+    def batches(self, split: EncodedSplit, *, batch_size: int = 64, epochs: int = 1,
+                shuffle: bool = True) -> Iterator[Batch]:
+        """Mini-batches over ``split`` for ``epochs`` epochs, on the context's device."""
+        from .training import iterate_batches
+
+        for _ in range(epochs):
+            yield from iterate_batches(split, batch_size, shuffle=shuffle, generator=self.generator,
+                                       device=self.device)
+
+    def cycle(self, split: EncodedSplit, *, batch_size: int = 64) -> Iterator[Batch]:
+        """An endless stream of shuffled batches over ``split`` (for a second, paired loader)."""
+        while True:
+            yield from self.batches(split, batch_size=batch_size)
+
+
+class Method(ABC):
+    """Base class for unlearning methods. Subclass, set ``Params``, implement ``unlearn``."""
+
+    #: Task types the method applies to ("classification", "generation").
+    supports: ClassVar[frozenset[str]] = frozenset({"classification"})
+
+    @dataclass
+    class Params:
+        """Hyperparameters with the paper's defaults (override in subclasses)."""
+
+    def __init__(self, params: Any = None, **overrides: Any):
+        self.params = params if params is not None else self.make_params(overrides)
+
+    @classmethod
+    def make_params(cls, overrides: dict[str, Any], context: str = "") -> Any:
+        """Build ``Params`` from overrides, with a one-line error naming a bad key."""
+        fields = {f.name: f for f in dataclasses.fields(cls.Params)}
+        clean: dict[str, Any] = {}
+        for key, value in overrides.items():
+            if key not in fields:
+                from .errors import suggest
+
+                hint = suggest(key, fields)
+                known = ", ".join(fields) or "none"
+                raise MuError(f"{context}unknown parameter '{key}' for method {cls.__name__}"
+                              + (f" (did you mean {hint}?)" if hint else f"; parameters: {known}"))
+            clean[key] = _coerce(value, fields[key], context)
+        return cls.Params(**clean)
+
+    def describe(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.params)
+
+    @abstractmethod
+    def unlearn(self, ctx: UnlearnContext) -> nn.Module:
+        """Return the model after unlearning ``ctx.forget`` (may be ``ctx.model`` changed in place)."""
+
+
+def _coerce(value: Any, f: dataclasses.Field, context: str) -> Any:
+    """Turn CLI strings into the field's declared type (int, float, bool, str)."""
+    if not isinstance(value, str):
+        return value
+    typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    try:
+        if typ == "int":
+            return int(value)
+        if typ == "float":
+            return float(value)
+        if typ == "bool":
+            if value.lower() in ("1", "true", "yes"):
+                return True
+            if value.lower() in ("0", "false", "no"):
+                return False
+            raise ValueError(value)
+    except ValueError:
+        raise MuError(f"{context}parameter '{f.name}' expects {typ}, got '{value}'") from None
+    return value

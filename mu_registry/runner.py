@@ -1,0 +1,321 @@
+"""Runs tasks × methods × seeds: train references, unlearn request by request, evaluate, record.
+
+Results are written atomically after every request, with a checkpoint of the
+unlearned model, so a killed run resumes (``mu-eval run --resume DIR``) at the
+next request and ends with the same numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+import secrets
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .atomic import atomic_torch_save, atomic_write_json, atomic_write_text
+from .data import Split, TaskData
+from .engine import evaluate_sets
+from .environment import describe_environment
+from .errors import MuError, NotApplicableError
+from .method import Method, UnlearnContext
+from .metric import MetricContext, SetOutputs
+from .model import EncodedSplit, Model, TaskSpec
+from .model_cache import ModelCache
+from .progress import progress
+from .registry import Registry
+from .results import render_tables
+from .task import build_task
+from .task_index import LoadedTask, TaskIndex
+
+log = logging.getLogger("mu_registry")
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class RunConfig:
+    tasks: list[str]
+    methods: list[str] | None = None  # None: each task's default_methods
+    model: str | None = None
+    seeds: list[int] = field(default_factory=lambda: [0])
+    output: str = "results"
+    limit: int | None = None
+    include_paths: list[str] = field(default_factory=list)
+    method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
+    device: str = "auto"
+    use_cache: bool = True
+
+
+def new_run_id() -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(3)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise MuError(f"--device {name}: CUDA is not available on this machine")
+    return torch.device(name)
+
+
+class Runner:
+    def __init__(self, config: RunConfig, registry: Registry, *, run_dir: Path | None = None,
+                 previous: dict[str, Any] | None = None):
+        self.config = config
+        self.registry = registry
+        self.index = TaskIndex(registry, config.include_paths)
+        self.device = pick_device(config.device)
+        self.cache = ModelCache(enabled=config.use_cache)
+        self.run_dir = run_dir or Path(config.output) / new_run_id()
+        self.results: dict[str, Any] = previous or {
+            "schema_version": SCHEMA_VERSION,
+            "run_id": self.run_dir.name,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "config": asdict(config),
+            "environment": describe_environment(),
+            "plugins": {n: {"distribution": p.distribution, "version": p.version, "status": p.status}
+                        for n, p in registry.plugins.items()},
+            "tasks": {},
+            "status": "running",
+        }
+
+    # ------------------------------------------------------------ planning
+    def plan(self) -> list[tuple[LoadedTask, list[str]]]:
+        """Validate every task and method before any training starts."""
+        plan = []
+        for name in self.index.expand(self.config.tasks):
+            loaded = self.index.load(name)
+            self.index.check(loaded)
+            model_name = self.config.model or loaded.config.model.name
+            self.registry.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")
+            methods = self.config.methods if self.config.methods is not None else loaded.config.default_methods
+            if methods == ["all"]:
+                methods = self.registry.names("methods")
+            if not methods:
+                raise MuError(f"{loaded.path}: no methods to run: pass --methods or set default_methods")
+            for m in methods:
+                self.registry.method(m, context="--methods")
+            for m in self.config.method_args:
+                self.registry.method(m, context="--method-args")
+            plan.append((loaded, methods))
+        return plan
+
+    # ------------------------------------------------------------ running
+    def run(self) -> dict[str, Any]:
+        plan = self.plan()
+        self.save()
+        for loaded, methods in plan:
+            for seed in self.config.seeds:
+                self._run_task(loaded, methods, seed)
+        self.results["status"] = "done"
+        self.save()
+        return self.results
+
+    def save(self) -> None:
+        atomic_write_json(self.run_dir / "results.json", self.results)
+        atomic_write_text(self.run_dir / "results.md", render_tables(self.results))
+
+    def _task_record(self, loaded: LoadedTask, data: TaskData, model_name: str) -> dict[str, Any]:
+        rec = self.results["tasks"].setdefault(loaded.name, {})
+        rec.update({
+            "config": loaded.config.model_dump(mode="json"),
+            "source": str(loaded.path),
+            "plugin": loaded.source,
+            "content_hash": loaded.hash,
+            "data_fingerprint": data.train.fingerprint(),
+            "model": model_name,
+            "num_classes": data.num_classes,
+            "sizes": {"train": len(data.train), "test": len(data.test),
+                      "forget": len(data.forget), "retain": len(data.retain),
+                      "requests": [len(r.forget) for r in data.requests],
+                      **{k: len(v) for k, v in data.extra.items()}},
+        })
+        rec.setdefault("seeds", {})
+        return rec
+
+    def _run_task(self, loaded: LoadedTask, methods: list[str], seed: int) -> None:
+        cfg = loaded.config
+        data = build_task(loaded, self.registry, limit=self.config.limit)
+        model_name = self.config.model or cfg.model.name
+        adapter: Model = self.registry.model(model_name)(**(cfg.model.args if not self.config.model else {}))
+        first = data.train.take([0])
+        spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=data.num_classes,
+                        input_columns=data.input_columns, label_column=data.label_column,
+                        input_shapes={c: tuple(np.asarray(first.columns[c][0]).shape) for c in data.input_columns})
+        task_rec = self._task_record(loaded, data, model_name)
+        seed_rec = task_rec["seeds"].setdefault(str(seed), {"methods": {}})
+        enc = _Encoder(adapter, spec, data)
+
+        base_parts = {"model": model_name, "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
+                      "args": cfg.model.args if not self.config.model else {},
+                      "train": cfg.model.train.model_dump(),
+                      # the training data itself, not the task: a sweep over forget sets reuses the original
+                      "data": data.train.fingerprint(), "limit": self.config.limit, "seed": seed}
+
+        def train_reference(kind: str, split: Split) -> Any:
+            parts = {**base_parts, "kind": kind, "train_ids": _ids_digest(split.ids)}
+            encoded = enc(split)
+
+            def train():
+                torch.manual_seed(seed)
+                module = adapter.build(spec, seed)
+                return adapter.fit(module, encoded, cfg.model.train, seed=seed, device=self.device,
+                                   desc=f"{loaded.name}: {kind}")
+            trained = self.cache.get_or_train(parts, train=train, save=adapter.save,
+                                              load=lambda p: adapter.load(spec, p, seed))
+            trained.module.to(self.device).eval()
+            return trained
+
+        original = train_reference("original", data.train)
+        for p in original.module.parameters():
+            p.requires_grad_(False)
+        seed_rec["original"] = {"train_time_s": original.train_time_s, "cached": original.cached,
+                                "cache_key": original.key, "requests": []}
+        seed_rec.setdefault("retrain", {"requests": []})
+        eval_bs = cfg.eval_batch_size
+        reference_outputs: list[tuple[dict[str, SetOutputs], dict[str, SetOutputs]]] = []
+        for req in data.requests:
+            retrain = train_reference(f"retrain-{req.index}", req.retain)
+            sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
+            orig_out = evaluate_sets(adapter, original.module, sets, batch_size=eval_bs, device=self.device)
+            retr_out = evaluate_sets(adapter, retrain.module, sets, batch_size=eval_bs, device=self.device)
+            reference_outputs.append((orig_out, retr_out))
+            _set_request(seed_rec["original"]["requests"], req.index, {
+                "index": req.index, "metrics": self._metrics(cfg.metrics, orig_out, orig_out, retr_out, data, req.index)})
+            _set_request(seed_rec["retrain"]["requests"], req.index, {
+                "index": req.index, "train_time_s": retrain.train_time_s, "cached": retrain.cached,
+                "cache_key": retrain.key,
+                "metrics": self._metrics(cfg.metrics, retr_out, orig_out, retr_out, data, req.index)})
+            del retrain
+        self.save()
+
+        for method_name in methods:
+            self._run_method(loaded, data, adapter, spec, enc, original.module, reference_outputs,
+                             method_name, seed, seed_rec)
+
+    def _run_method(self, loaded: LoadedTask, data: TaskData, adapter: Model, spec: TaskSpec, enc: _Encoder,
+                    original: torch.nn.Module, reference_outputs, method_name: str, seed: int,
+                    seed_rec: dict[str, Any]) -> None:
+        cfg = loaded.config
+        cls: type[Method] = self.registry.method(method_name)
+        rec = seed_rec["methods"].setdefault(method_name, {"requests": [], "status": "pending"})
+        if rec["status"] in ("done", "not_applicable"):
+            return
+        if cfg.task_type not in cls.supports:
+            rec.update({"status": "not_applicable",
+                        "reason": f"supports {sorted(cls.supports)}, task is {cfg.task_type}"})
+            log.warning("method '%s' does not apply to task '%s' (%s); skipped", method_name, loaded.name,
+                        rec["reason"])
+            self.save()
+            return
+        overrides = {**cfg.methods.get(method_name, {}), **self.config.method_args.get(method_name, {})}
+        method = cls(cls.make_params(overrides, context=f"method '{method_name}': "))
+        rec["params"] = method.describe()
+
+        ckpt = self.run_dir / "checkpoints" / loaded.name / f"seed{seed}" / f"{method_name}.pt"
+        model = copy.deepcopy(original)
+        start_at = len(rec["requests"])
+        if start_at:
+            if not ckpt.exists():
+                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint {ckpt} is missing")
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            if state["request"] != start_at - 1:
+                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint is for request "
+                              f"{state['request']}, results end at {start_at - 1}")
+            model.load_state_dict(state["model"])
+        for p in model.parameters():
+            p.requires_grad_(True)
+        model.to(self.device)
+        bar = progress(total=len(data.requests), initial=start_at, desc=f"{loaded.name}: {method_name}",
+                       unit="request")
+        for req in data.requests[start_at:]:
+            ctx = UnlearnContext(model=model, original=original, forget=enc(req.forget), retain=enc(req.retain),
+                                 adapter=adapter, num_classes=data.num_classes, request_index=req.index,
+                                 seed=seed, device=self.device)
+            torch.manual_seed(seed * 1000 + req.index)
+            model.train()
+            t0 = time.perf_counter()
+            try:
+                model = method.unlearn(ctx)
+            except NotApplicableError as exc:
+                rec.update({"status": "not_applicable", "reason": str(exc)})
+                log.warning("method '%s' does not apply to task '%s': %s", method_name, loaded.name, exc)
+                self.save()
+                bar.close()
+                return
+            elapsed = time.perf_counter() - t0
+            model.eval()
+            sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
+            outputs = evaluate_sets(adapter, model, sets, batch_size=cfg.eval_batch_size, device=self.device)
+            orig_out, retr_out = reference_outputs[req.index]
+            metrics = self._metrics(cfg.metrics, outputs, orig_out, retr_out, data, req.index)
+            retrain_time = seed_rec["retrain"]["requests"][req.index]["train_time_s"]
+            atomic_torch_save({"request": req.index, "model": model.state_dict()}, ckpt)
+            rec["requests"].append({"index": req.index, "time_s": elapsed,
+                                    "speedup_vs_retrain": retrain_time / elapsed if elapsed > 0 else None,
+                                    "metrics": metrics})
+            rec["status"] = "done" if req.index == len(data.requests) - 1 else "running"
+            self.save()
+            bar.update(1)
+        bar.close()
+
+    def _metrics(self, names: list[str], outputs, original, retrain, data: TaskData, index: int) -> dict[str, Any]:
+        ctx = MetricContext(outputs=outputs, original=original, retrain=retrain,
+                            num_classes=data.num_classes, request_index=index)
+        out: dict[str, Any] = {}
+        for name in names:
+            value = self.registry.metric(name)(ctx)
+            out[name] = _clean(value)
+        return out
+
+
+class _Encoder:
+    """Encodes each distinct split once (by content), so request subsets reuse the tensors."""
+
+    def __init__(self, adapter: Model, spec: TaskSpec, data: TaskData):
+        self.adapter, self.spec = adapter, spec
+        self._train = adapter.encode(data.train, spec)
+        self._pos = {int(i): p for p, i in enumerate(data.train.ids)}
+        self._memo: dict[tuple[str, int, str], EncodedSplit] = {}
+
+    def __call__(self, split: Split) -> EncodedSplit:
+        key = (split.name, len(split), _ids_digest(split.ids))
+        if key in self._memo:
+            return self._memo[key]
+        if split.name in ("train", "retain") or split.name.startswith("forget"):  # subsets of train
+            pos = torch.as_tensor([self._pos[int(i)] for i in split.ids], dtype=torch.long)
+            enc = EncodedSplit(split.name, {k: v.index_select(0, pos) for k, v in self._train.inputs.items()},
+                               self._train.labels.index_select(0, pos), split.ids)
+        else:
+            enc = self.adapter.encode(split, self.spec)
+        self._memo[key] = enc
+        return enc
+
+
+def _ids_digest(ids: np.ndarray) -> str:
+    import hashlib
+
+    return hashlib.sha256(np.asarray(ids, dtype=np.int64).tobytes()).hexdigest()[:16]
+
+
+def _set_request(rows: list[dict[str, Any]], index: int, row: dict[str, Any]) -> None:
+    while len(rows) <= index:
+        rows.append({})
+    rows[index] = row
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _clean(v) for k, v in value.items()}
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return None if math.isnan(v) else v
+    if isinstance(value, np.integer):
+        return int(value)
+    return value

@@ -1,0 +1,98 @@
+"""The one place that turns a task config into runnable :class:`TaskData`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Request, Split, TaskData
+from .errors import ConfigError
+from .forget import read_ids_file, select_forget_ids, split_requests
+from .registry import Registry
+from .task_index import LoadedTask
+
+
+def load_source_splits(loaded: LoadedTask, registry: Registry) -> dict[str, Split]:
+    """Splits by role (train, test, extra eval roles) as the dataset config names them."""
+    cfg, src = loaded.config, str(loaded.path)
+    ds = cfg.dataset
+    if ds.builder is not None:
+        builder = registry.dataset(ds.builder, context=f"{src}: dataset.builder")
+        try:
+            available = builder(**ds.builder_args)
+        except TypeError as exc:
+            raise ConfigError(src, "dataset.builder_args", str(exc)) from None
+        out = {}
+        for role, split_name in ds.splits.items():
+            if split_name not in available:
+                raise ConfigError(src, f"dataset.splits.{role}",
+                                  f"builder '{ds.builder}' has no split '{split_name}' (has: {', '.join(available)})")
+            out[role] = available[split_name]
+        return out
+    from .hf_data import load_hf_splits
+
+    return load_hf_splits(ds, loaded.config.columns, source=src)
+
+
+def _subsample(split: Split, k: int, role: str) -> Split:
+    if k >= len(split):
+        return split
+    rng = np.random.default_rng(0)  # fixed: the subset is part of the task, not the run
+    return split.take(np.sort(rng.choice(len(split), size=k, replace=False)), role)
+
+
+def build_task(loaded: LoadedTask, registry: Registry, *, limit: int | None = None) -> TaskData:
+    """Load data, check columns, choose the forget set, and cut it into requests.
+
+    ``limit`` caps every split (like lm-eval's ``--limit``) for quick runs.
+    """
+    cfg, src = loaded.config, str(loaded.path)
+    splits = load_source_splits(loaded, registry)
+    for role, split in list(splits.items()):
+        for i, col in enumerate(cfg.columns.inputs):
+            if col not in split.columns:
+                raise ConfigError(src, f"columns.inputs[{i}]",
+                                  f"column '{col}' is not in split '{role}' (has: {', '.join(split.columns)})")
+        if cfg.columns.label not in split.columns:
+            raise ConfigError(src, "columns.label",
+                              f"column '{cfg.columns.label}' is not in split '{role}' (has: {', '.join(split.columns)})")
+        cap = cfg.dataset.max_examples.get(role)
+        if limit is not None:
+            cap = min(cap, limit) if cap is not None else limit
+        if cap is not None:
+            split = _subsample(split, cap, role)
+        split.name = role
+        splits[role] = split
+
+    train = splits.pop("train")
+    test = splits.pop("test")
+    labels = np.asarray(train.columns[cfg.columns.label])
+    num_classes = cfg.num_classes or int(max(labels.max(), np.asarray(test.columns[cfg.columns.label]).max())) + 1
+
+    ids_from_file = None
+    if cfg.forget.strategy == "ids":
+        ids_from_file = read_ids_file(_ids_path(loaded))
+    forget_ids = select_forget_ids(train, labels, cfg.forget, source=src, ids_from_file=ids_from_file)
+    if len(forget_ids) >= len(train):
+        raise ConfigError(src, "forget", "the forget set would be the whole training set")
+    labels_by_id = dict(zip(train.ids.tolist(), labels.tolist()))
+    parts = split_requests(forget_ids, labels_by_id, cfg.requests, seed=cfg.forget.seed, source=src)
+
+    requests = []
+    forgotten_ids = np.zeros(0, dtype=np.int64)
+    for i, part in enumerate(parts):
+        forgotten_ids = np.union1d(forgotten_ids, part)
+        requests.append(Request(
+            index=i,
+            forget=train.select_ids(part, "forget"),
+            retain=train.drop_ids(forgotten_ids, "retain"),
+            forgotten=train.select_ids(forgotten_ids, "forget"),
+        ))
+    return TaskData(train=train, test=test, requests=requests, num_classes=num_classes,
+                    input_columns=list(cfg.columns.inputs), label_column=cfg.columns.label,
+                    extra=splits, class_names=cfg.class_names)
+
+
+def _ids_path(loaded: LoadedTask):
+    from .forget_ids import resolve_ids_file
+
+    return resolve_ids_file(loaded.config.forget.ids_file, base=loaded.path.parent, source=str(loaded.path))

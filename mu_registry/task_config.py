@@ -1,0 +1,239 @@
+"""Task and group YAML: the schema, ``include:`` inheritance, and one-line errors.
+
+A task file looks like::
+
+    include: _fashion_mnist.yaml      # inherit keys from a template (relative path)
+    task: fashion-mnist-random
+    dataset: {builder: fashion_mnist}
+    columns: {inputs: [image], label: label}
+    modality: image
+    forget: {strategy: random, ratio: 0.1, seed: 0}
+    model: {name: small_cnn, train: {epochs: 30, lr: 0.002}}
+    metrics: [accuracy, gap_to_retrain]
+
+A group file is ``{group: name, task: [task-or-group, ...]}``. Files whose name
+starts with ``_`` are templates: only ever included, never listed as tasks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from .errors import ConfigError
+
+MODALITIES = ("image", "text", "speech", "video", "image-image-text", "image-text", "tabular")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatasetConfig(_Strict):
+    """Where the data comes from: a named local builder, or a Hugging Face dataset."""
+
+    builder: str | None = None
+    builder_args: dict[str, Any] = Field(default_factory=dict)
+    path: str | None = None
+    name: str | None = None
+    revision: str | None = None
+    data_files: str | list[str] | dict[str, Any] | None = None
+    #: role -> source split; "train" and "test" are required, other roles become extra eval sets.
+    splits: dict[str, str] = Field(default_factory=lambda: {"train": "train", "test": "test"})
+    #: at most this many examples per role, a fixed random subset (seed 0) of the source split.
+    max_examples: dict[str, int] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DatasetConfig:
+        if (self.builder is None) == (self.path is None):
+            raise ValueError("give exactly one of 'builder' (a local builder) or 'path' (a Hugging Face dataset)")
+        for role in ("train", "test"):
+            if role not in self.splits:
+                raise ValueError(f"splits must map '{role}'")
+        return self
+
+
+class ColumnsConfig(_Strict):
+    inputs: list[str] = Field(min_length=1)
+    label: str
+
+
+class ForgetConfig(_Strict):
+    """How the forget set is chosen from the training split."""
+
+    strategy: Literal["random", "class", "ids"] = "random"
+    #: fraction of the training set to forget (random, ids); 0.01 is MU-Bench's 1%.
+    ratio: float | None = Field(default=0.01, gt=0, le=1)
+    #: class labels to forget entirely (strategy: class)
+    classes: list[int] = Field(default_factory=list)
+    #: a file of training-set ids, one per line (strategy: ids); relative to the YAML file
+    ids_file: str | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _strategy_fields(self) -> ForgetConfig:
+        if self.strategy == "class" and not self.classes:
+            raise ValueError("strategy 'class' needs 'classes'")
+        if self.strategy == "ids" and not self.ids_file:
+            raise ValueError("strategy 'ids' needs 'ids_file'")
+        if self.strategy in ("random", "ids") and self.ratio is None:
+            raise ValueError(f"strategy '{self.strategy}' needs 'ratio'")
+        return self
+
+
+class RequestsConfig(_Strict):
+    """How the forget set is cut into a sequence of unlearning requests."""
+
+    count: int = Field(default=1, ge=1)
+    #: "even": equal random parts; "by_class": one request per forgotten class
+    split: Literal["even", "by_class"] = "even"
+
+
+class TrainConfig(_Strict):
+    epochs: int = Field(default=10, ge=0)
+    batch_size: int = Field(default=64, ge=1)
+    lr: float = Field(default=1e-3, gt=0)
+    optimizer: Literal["adam", "adamw", "sgd"] = "adam"
+    weight_decay: float = Field(default=0.0, ge=0)
+    momentum: float = Field(default=0.9, ge=0)
+
+
+class ModelConfig(_Strict):
+    name: str
+    args: dict[str, Any] = Field(default_factory=dict)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+
+
+class TaskConfig(_Strict):
+    task: str
+    description: str = ""
+    version: int | str = 1
+    task_type: Literal["classification"] = "classification"
+    dataset: DatasetConfig
+    columns: ColumnsConfig
+    modality: Literal[MODALITIES]  # type: ignore[valid-type]
+    num_classes: int | None = Field(default=None, ge=2)
+    class_names: list[str] | None = None
+    forget: ForgetConfig = Field(default_factory=ForgetConfig)
+    requests: RequestsConfig = Field(default_factory=RequestsConfig)
+    model: ModelConfig
+    #: per-method hyperparameter overrides: {method: {param: value}}
+    methods: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: methods run when the CLI gives no --methods
+    default_methods: list[str] = Field(default_factory=list)
+    metrics: list[str] = Field(default_factory=lambda: ["accuracy", "gap_to_retrain"])
+    #: evaluation batch size
+    eval_batch_size: int = Field(default=512, ge=1)
+
+
+class GroupConfig(_Strict):
+    group: str
+    task: list[str] = Field(min_length=1)
+    description: str = ""
+
+
+# ------------------------------------------------------------------ loading
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ConfigError(str(path), None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(str(path), None, f"YAML syntax error{where}: {problem}") from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(str(path), None, f"expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``override`` on top of ``base``; nested mappings merge, everything else replaces."""
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def resolve_includes(path: Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's keys on top of everything it ``include:``s (recursively, relative paths)."""
+    path = path.resolve()
+    if path in _stack:
+        chain = " -> ".join(p.name for p in (*_stack, path))
+        raise ConfigError(str(path), "include", f"include cycle: {chain}")
+    raw = read_yaml(path)
+    includes = raw.pop("include", None)
+    if includes is None:
+        return raw
+    if isinstance(includes, str):
+        includes = [includes]
+    if not isinstance(includes, list) or not all(isinstance(i, str) for i in includes):
+        raise ConfigError(str(path), "include", "must be a file name or a list of file names")
+    merged: dict[str, Any] = {}
+    for inc in includes:
+        target = (path.parent / inc)
+        if not target.exists():
+            raise ConfigError(str(path), "include", f"included file '{inc}' does not exist")
+        merged = deep_merge(merged, resolve_includes(target, (*_stack, path)))
+    return deep_merge(merged, raw)
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    parts = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1] = f"{parts[-1]}[{item}]" if parts else f"[{item}]"
+        elif item in ("function-after[_one_source()]",) or str(item).startswith("function-"):
+            continue
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or None  # type: ignore[return-value]
+
+
+def validate_task(data: dict[str, Any], source: str) -> TaskConfig:
+    try:
+        return TaskConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        key = _format_loc(err["loc"])
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        elif err["type"] == "missing":
+            msg = "required key is missing"
+        elif "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict):
+            msg = f"{msg} (got {err['input']!r})"
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        more = len(exc.errors()) - 1
+        if more:
+            msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise ConfigError(source, key, msg) from None
+
+
+def validate_group(data: dict[str, Any], source: str) -> GroupConfig:
+    try:
+        return GroupConfig.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+        raise ConfigError(source, _format_loc(err["loc"]), msg) from None
+
+
+def content_hash(config: TaskConfig) -> str:
+    """A hash of the resolved configuration (after includes)."""
+    blob = json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,156 @@
+"""Finds task and group YAML files and turns names into validated configs.
+
+Task files come from plugins (``mu_register_tasks``) and from the user's
+``--include-path`` folders. Names are unique across all of them: two files
+defining one name is an error naming both.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError, MuError, UnknownNameError
+from .registry import Registry
+from .task_config import (
+    GroupConfig,
+    TaskConfig,
+    content_hash,
+    read_yaml,
+    resolve_includes,
+    validate_group,
+    validate_task,
+)
+
+log = logging.getLogger("mu_registry")
+
+
+@dataclass(frozen=True)
+class TaskFile:
+    name: str
+    path: Path
+    source: str  # the plugin (or include path) that provided it
+
+
+@dataclass(frozen=True)
+class LoadedTask:
+    """A validated task config with where it came from."""
+
+    config: TaskConfig
+    path: Path
+    source: str
+    hash: str
+
+    @property
+    def name(self) -> str:
+        return self.config.task
+
+
+class TaskIndex:
+    def __init__(self, registry: Registry, include_paths: list[str | Path] = ()):  # type: ignore[assignment]
+        self.registry = registry
+        self.tasks: dict[str, TaskFile] = {}
+        self.groups: dict[str, TaskFile] = {}
+        self.broken: list[ConfigError] = []
+        roots = [(Path(e.obj), e.source) for e in registry.task_paths]
+        for inc in include_paths or ():
+            p = Path(inc)
+            if not p.exists():
+                raise MuError(f"--include-path {p}: no such file or folder")
+            roots.append((p, f"include-path:{p}"))
+        for root, source in roots:
+            for path in _yaml_files(root):
+                self._index(path, source)
+
+    def _index(self, path: Path, source: str) -> None:
+        try:
+            raw = read_yaml(path)
+        except ConfigError as exc:
+            self.broken.append(exc)
+            log.warning("%s", exc)
+            return
+        if "group" in raw:
+            table, name, kind = self.groups, raw.get("group"), "group"
+        elif "task" in raw:
+            table, name, kind = self.tasks, raw.get("task"), "task"
+        else:
+            exc = ConfigError(str(path), None, "neither 'task' nor 'group' is set "
+                              "(name include-only templates with a leading '_')")
+            self.broken.append(exc)
+            log.warning("%s", exc)
+            return
+        if not isinstance(name, str) or not name:
+            exc = ConfigError(str(path), kind, "must be a non-empty string")
+            self.broken.append(exc)
+            log.warning("%s", exc)
+            return
+        other = self.tasks.get(name) or self.groups.get(name)
+        if other is not None:
+            raise MuError(f"{kind} '{name}' is defined twice: in {other.path} (from '{other.source}') "
+                          f"and in {path} (from '{source}')")
+        table[name] = TaskFile(name, path, source)
+
+    # ------------------------------------------------------------ lookups
+    def all_names(self) -> list[str]:
+        return sorted({*self.tasks, *self.groups})
+
+    def load(self, name: str) -> LoadedTask:
+        if name not in self.tasks:
+            raise UnknownNameError("task", name, self.all_names())
+        tf = self.tasks[name]
+        config = validate_task(resolve_includes(tf.path), str(tf.path))
+        if config.task != name:  # an include cannot rename a task
+            raise ConfigError(str(tf.path), "task", f"resolves to '{config.task}', expected '{name}'")
+        return LoadedTask(config, tf.path, tf.source, content_hash(config))
+
+    def load_group(self, name: str) -> GroupConfig:
+        gf = self.groups[name]
+        return validate_group(read_yaml(gf.path), str(gf.path))
+
+    def expand(self, names: list[str]) -> list[str]:
+        """Task names for ``names`` (groups expanded, recursively), in order, without repeats."""
+        out: list[str] = []
+
+        def visit(name: str, stack: tuple[str, ...]) -> None:
+            if name in stack:
+                raise MuError(f"group cycle: {' -> '.join((*stack, name))}")
+            if name in self.groups:
+                for member in self.load_group(name).task:
+                    try:
+                        visit(member, (*stack, name))
+                    except UnknownNameError as exc:
+                        raise MuError(f"{self.groups[name].path}: task: {exc}") from None
+            elif name in self.tasks:
+                if name not in out:
+                    out.append(name)
+            else:
+                raise UnknownNameError("task", name, self.all_names())
+
+        for n in names:
+            visit(n, ())
+        return out
+
+    def check(self, loaded: LoadedTask) -> None:
+        """Check the names a task refers to (builder, model, metrics, methods) exist."""
+        cfg, src = loaded.config, str(loaded.path)
+        if cfg.dataset.builder is not None:
+            self.registry.dataset(cfg.dataset.builder, context=f"{src}: dataset.builder")
+        self.registry.model(cfg.model.name, context=f"{src}: model.name")
+        for i, metric in enumerate(cfg.metrics):
+            self.registry.metric(metric, context=f"{src}: metrics[{i}]")
+        for method in cfg.methods:
+            self.registry.method(method, context=f"{src}: methods")
+        for i, method in enumerate(cfg.default_methods):
+            self.registry.method(method, context=f"{src}: default_methods[{i}]")
+        if cfg.forget.strategy == "ids" and cfg.forget.ids_file and "://" not in cfg.forget.ids_file:
+            p = (loaded.path.parent / cfg.forget.ids_file)
+            if not p.exists():
+                raise ConfigError(src, "forget.ids_file", f"file '{cfg.forget.ids_file}' does not exist")
+
+
+def _yaml_files(root: Path) -> list[Path]:
+    if root.is_file():
+        return [root]
+    files = sorted(p for p in root.rglob("*") if p.suffix in (".yaml", ".yml"))
+    return [p for p in files if not p.name.startswith("_")]

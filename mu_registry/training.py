@@ -1,0 +1,65 @@
+"""Shared training helpers: batching, optimisers, and the supervised loop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .method import Batch
+from .progress import progress
+from .task_config import TrainConfig
+
+if TYPE_CHECKING:
+    from .model import EncodedSplit, Model
+
+
+def iterate_batches(split: EncodedSplit, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None,
+                    device: torch.device | None = None) -> Iterator[Batch]:
+    n = len(split)
+    order = torch.randperm(n, generator=generator) if shuffle else torch.arange(n)
+    for start in range(0, n, batch_size):
+        pos = order[start:start + batch_size]
+        inputs = {k: v.index_select(0, pos) for k, v in split.inputs.items()}
+        labels = split.labels.index_select(0, pos)
+        if device is not None and device.type != "cpu":
+            inputs = {k: v.to(device, non_blocking=True) for k, v in inputs.items()}
+            labels = labels.to(device, non_blocking=True)
+        yield Batch(inputs, labels, pos)
+
+
+def make_optimizer(params, name: str, lr: float, *, weight_decay: float = 0.0,
+                   momentum: float = 0.9) -> torch.optim.Optimizer:
+    if name == "adam":
+        return torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+    if name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+    if name == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=momentum, weight_decay=weight_decay)
+    raise ValueError(f"unknown optimizer '{name}'")
+
+
+def fit_classifier(adapter: Model, module: nn.Module, data: EncodedSplit, train: TrainConfig, *, seed: int,
+                   device: torch.device, desc: str = "train") -> nn.Module:
+    """Cross-entropy training with a cosine learning-rate schedule."""
+    module.to(device).train()
+    gen = torch.Generator().manual_seed(seed)
+    opt = make_optimizer(module.parameters(), train.optimizer, train.lr, weight_decay=train.weight_decay,
+                         momentum=train.momentum)
+    steps_per_epoch = -(-len(data) // train.batch_size)
+    total = max(1, steps_per_epoch * train.epochs)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    with progress(total=total, desc=desc, unit="step") as bar:
+        for _ in range(train.epochs):
+            for batch in iterate_batches(data, train.batch_size, shuffle=True, generator=gen, device=device):
+                loss = F.cross_entropy(adapter.forward(module, batch.inputs), batch.labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                bar.update(1)
+    module.eval()
+    return module

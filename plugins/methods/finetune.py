@@ -1,0 +1,37 @@
+"""Fine-tuning on the retain set (FT).
+
+Continue training on D_r only, relying on catastrophic forgetting to erase D_f
+(Warnecke et al., 2023; Golatkar et al., 2020). Loss::
+
+    L = CE(f(x_r), y_r),  (x_r, y_r) ~ D_r
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+
+from mu_registry import Method, UnlearnContext
+from mu_registry.training import make_optimizer
+
+
+class Finetune(Method):
+    """Fine-tune on the retain set only; forgetting comes from not seeing D_f."""
+
+    @dataclass
+    class Params:
+        epochs: int = 5
+        lr: float = 1e-3
+        batch_size: int = 64
+        optimizer: str = "adam"
+
+    def unlearn(self, ctx: UnlearnContext):
+        p = self.params
+        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)
+        for batch in ctx.batches(ctx.retain, batch_size=p.batch_size, epochs=p.epochs):
+            loss = F.cross_entropy(ctx.logits(batch), batch.labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return ctx.model

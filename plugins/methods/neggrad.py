@@ -1,0 +1,39 @@
+"""Gradient ascent on the forget set (GA, "NegGrad").
+
+Maximise the training loss on D_f (Golatkar et al., 2020; Thudi et al., 2022)::
+
+    L = -CE(f(x_f), y_f),  (x_f, y_f) ~ D_f
+
+Gradient ascent is unbounded, so it runs for a fixed small budget; the
+defaults are tuned for the offline tasks' small CNN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.nn.functional as F
+
+from mu_registry import Method, UnlearnContext
+from mu_registry.training import make_optimizer
+
+
+class NegGrad(Method):
+    """Gradient ascent on the forget set."""
+
+    @dataclass
+    class Params:
+        epochs: int = 2
+        lr: float = 1e-4
+        batch_size: int = 32
+        optimizer: str = "adam"
+
+    def unlearn(self, ctx: UnlearnContext):
+        p = self.params
+        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)
+        for batch in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
+            loss = -F.cross_entropy(ctx.logits(batch), batch.labels)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        return ctx.model
