@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -114,15 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     registry = _registry()
     if args.resume is not None:
-        results_file = args.resume / "results.json"
-        if not results_file.exists():
-            raise MuError(f"--resume {args.resume}: no results.json there")
-        try:
-            previous = json.loads(results_file.read_text())
-            config = RunConfig(**previous["config"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise MuError(f"{results_file}: not a mu-eval results file ({exc})") from None
-        runner = Runner(config, registry, run_dir=args.resume, previous=previous)
+        runner = Runner.resume(args.resume, registry)
         log.info("resuming run %s", args.resume)
     else:
         config = RunConfig(

@@ -1,0 +1,95 @@
+"""The plugin registry: entry points, guarded loading, disabling, duplicates, suggestions."""
+
+from __future__ import annotations
+
+import types
+
+import pytest
+from conftest import run_cli
+
+from mu_registry import hookimpl
+from mu_registry.errors import DuplicateNameError, UnknownNameError
+from mu_registry.registry import Registry
+
+
+def _plugin(**hooks) -> types.SimpleNamespace:
+    return types.SimpleNamespace(**{name: hookimpl(fn) for name, fn in hooks.items()})
+
+
+def test_builtins_come_through_the_entry_point_group():
+    reg = Registry()
+    for name in ("builtin_methods", "builtin_models", "builtin_metrics", "builtin_datasets", "builtin_tasks"):
+        info = reg.plugins[name]
+        assert info.status == "loaded" and info.distribution == "mu-registry"
+    assert {"neggrad", "finetune", "random_label"} <= set(reg.names("methods"))
+    assert reg.entry("methods", "neggrad").source == "builtin_methods"
+    assert reg.plugins["builtin_models"].registered["models"] == ["small_cnn", "mlp"]
+
+
+def test_third_party_plugin_is_discovered(example_site, with_site):
+    with_site(example_site)
+    reg = Registry()
+    info = reg.plugins["example"]
+    assert (info.distribution, info.version, info.status) == ("mu-example-plugin", "0.3.1", "loaded")
+    assert reg.entry("methods", "example/ascent_descent").source == "example"
+    assert "example/forget_error" in reg.names("metrics")
+    assert any(e.source == "example" for e in reg.task_paths)
+
+
+def test_plugin_failing_at_import_gives_one_warning_and_the_rest_works(broken_site, example_site, with_site, caplog):
+    with_site(broken_site, example_site)
+    with caplog.at_level("WARNING", logger="mu_registry"):
+        reg = Registry()
+    assert reg.plugins["broken"].status == "failed"
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1
+    assert "broken" in warnings[0] and "mu-broken-plugin 0.0.1" in warnings[0]
+    assert "RuntimeError: this plugin is broken on purpose" in warnings[0]
+    assert "example/ascent_descent" in reg.names("methods") and "neggrad" in reg.names("methods")
+
+
+def test_plugin_raising_inside_a_hook_is_dropped_with_a_warning(caplog):
+    def bad(register):
+        register("half-registered", object)
+        raise ValueError("boom")
+
+    with caplog.at_level("WARNING", logger="mu_registry"):
+        reg = Registry(extra_plugins=[("flaky", _plugin(mu_register_methods=bad))])
+    assert "half-registered" not in reg.names("methods")
+    assert reg.plugins["flaky"].status == "failed"
+    assert any("flaky" in r.getMessage() and "ValueError: boom" in r.getMessage() for r in caplog.records)
+    assert "neggrad" in reg.names("methods")
+
+
+def test_disable_list_blocks_plugins_by_name(monkeypatch):
+    monkeypatch.setenv("MU_DISABLE_PLUGINS", "builtin_methods, builtin_metrics")
+    reg = Registry()
+    assert reg.plugins["builtin_methods"].status == "disabled"
+    assert reg.names("methods") == [] and reg.names("metrics") == []
+    assert "small_cnn" in reg.names("models")
+
+
+def test_disable_list_by_distribution_name_silences_a_broken_plugin(broken_site):
+    res = run_cli("list", "methods", sites=(broken_site,), env={"MU_DISABLE_PLUGINS": "mu-broken-plugin"})
+    assert res.returncode == 0 and "warning" not in res.stderr
+    res = run_cli("list", "methods", sites=(broken_site,))
+    assert res.returncode == 0
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("mu-eval: warning: plugin 'broken'")
+    assert "neggrad" in res.stdout
+
+
+def test_two_plugins_registering_one_name_is_an_error_naming_both():
+    def mine(register):
+        register("neggrad", object)
+
+    with pytest.raises(DuplicateNameError, match="both plugin 'builtin_methods' and plugin 'mine'"):
+        Registry(extra_plugins=[("mine", _plugin(mu_register_methods=mine))])
+
+
+def test_unknown_names_get_did_you_mean():
+    reg = Registry()
+    with pytest.raises(UnknownNameError, match=r"unknown method 'neggard' \(did you mean 'neggrad'\?\)"):
+        reg.method("neggard")
+    with pytest.raises(UnknownNameError, match="known: "):
+        reg.model("zzzzzz")
