@@ -39,8 +39,13 @@ def select_forget_ids(train: Split, labels: np.ndarray, cfg: ForgetConfig, *, so
         if missing:
             raise ConfigError(source, "forget.classes", f"class(es) {missing} do not occur in the training split")
         return train.ids[np.isin(labels, cfg.classes)]
-    # strategy "ids": MU-Bench's lists hold 10% of the training set; ratio r takes the first r*N ids.
     assert ids_from_file is not None
+    if cfg.ids_format == "mask":  # one 0/1 per training example (MU-Bench's UCF101 files, one per ratio)
+        if len(ids_from_file) != n or not np.isin(ids_from_file, [0, 1]).all():
+            raise ConfigError(source, "forget.ids_file",
+                              f"a mask needs one 0/1 line per training example ({n}), got {len(ids_from_file)} lines")
+        return np.sort(train.ids[ids_from_file.astype(bool)])
+    # strategy "ids": MU-Bench's lists hold 10% of the training set; ratio r takes the first r*N ids.
     in_train = ids_from_file[np.isin(ids_from_file, train.ids)]
     if len(in_train) == 0:
         raise ConfigError(source, "forget.ids_file", "none of the listed ids is in the training split")

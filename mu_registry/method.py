@@ -30,6 +30,7 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import torch
@@ -38,7 +39,8 @@ from torch import nn
 from .errors import MuError
 
 if TYPE_CHECKING:
-    from .model import EncodedSplit, Model
+    from .model import EncodedSplit, Model, TaskSpec
+    from .task_config import TrainConfig
 
 
 @dataclass
@@ -64,6 +66,9 @@ class UnlearnContext:
         num_classes: size of the label space.
         request_index: 0 for the first request.
         seed: the run's seed; ``generator`` is seeded from it.
+        spec: what the task looks like to a model (shapes, classes).
+        train: the task's training configuration (how original and retrain were trained).
+        build_fresh: ``build_fresh(seed)`` returns a newly initialised, untrained network.
     """
 
     model: nn.Module
@@ -75,11 +80,19 @@ class UnlearnContext:
     request_index: int
     seed: int
     device: torch.device
+    spec: TaskSpec | None = None
+    train: TrainConfig | None = None
+    build_fresh: Callable[[int], nn.Module] | None = None
     generator: torch.Generator = field(init=False)
-    show_progress: bool = False
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(self.seed * 1000 + self.request_index)
+
+    def fresh_model(self, seed: int | None = None) -> nn.Module:
+        """A newly initialised network of the same family, on the context's device."""
+        if self.build_fresh is None:
+            raise MuError("this context cannot build fresh models")
+        return self.build_fresh(self.seed if seed is None else seed).to(self.device)
 
     def logits(self, batch: Batch, model: nn.Module | None = None) -> torch.Tensor:
         """Class scores of ``model`` (default: the model being unlearned) on ``batch``."""

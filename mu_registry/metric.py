@@ -4,7 +4,8 @@ A metric is a function ``metric(ctx: MetricContext) -> float | dict[str, float]`
 registered with ``mu_register_metrics``. It sees the evaluated model's outputs
 on every evaluation set of the current request, and the same for the
 ``original`` model (before unlearning) and the ``retrain`` reference (trained
-without the forget data). Per-set metrics return ``{set_name: value}``.
+without the forget data), and ``random_init``, an untrained model of the same
+family. Per-set metrics return ``{set_name: value}``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ class MetricContext:
     retrain: dict[str, SetOutputs] | None
     num_classes: int
     request_index: int
+    #: a randomly initialised, untrained model of the same family (ZRF's incompetent teacher)
+    random_init: dict[str, SetOutputs] | None = None
 
 
 MetricFn = Callable[[MetricContext], "float | dict[str, float]"]

@@ -7,6 +7,9 @@ import statistics
 from typing import Any
 
 SET_ORDER = ("forget", "retain", "test")
+# reference rows, named apart from methods (there is a method called "retrain")
+ORIGINAL_ROW = "[original]"
+RETRAIN_ROW = "[retrain]"
 
 
 def _fmt(values: list[float]) -> str:
@@ -24,7 +27,7 @@ def _columns(metrics: dict[str, Any]) -> list[tuple[str, str | None]]:
     for name, value in metrics.items():
         if isinstance(value, dict):
             keys = [k for k in SET_ORDER if k in value] + (["avg"] if "avg" in value else [])
-            cols.extend((name, k) for k in keys)
+            cols.extend((name, k) for k in (keys or list(value)))
         else:
             cols.append((name, None))
     return cols
@@ -43,7 +46,7 @@ def task_rows(task: dict[str, Any]) -> tuple[list[tuple[str, str | None]], list[
     rows: dict[str, dict[str, list]] = {}
     columns: list[tuple[str, str | None]] = []
     for seed_rec in seeds.values():
-        named = [("original", seed_rec.get("original")), ("retrain", seed_rec.get("retrain"))]
+        named = [(ORIGINAL_ROW, seed_rec.get("original")), (RETRAIN_ROW, seed_rec.get("retrain"))]
         named += list(seed_rec.get("methods", {}).items())
         for name, rec in named:
             if not rec:
@@ -60,9 +63,9 @@ def task_rows(task: dict[str, Any]) -> tuple[list[tuple[str, str | None]], list[
                 columns = _columns(last["metrics"])
             for col in columns:
                 row.setdefault(col, []).append(_value(last["metrics"], col))
-            if name == "original":
+            if name == ORIGINAL_ROW:
                 row["time"].append(rec.get("train_time_s"))
-            elif name == "retrain":
+            elif name == RETRAIN_ROW:
                 row["time"].append(sum(r.get("train_time_s", 0) for r in reqs))
             else:
                 row["time"].append(sum(r.get("time_s", 0) for r in reqs))
@@ -107,6 +110,7 @@ def _group_line(groups: list[str], widths: list[int]) -> str:
 
 def render_tables(results: dict[str, Any]) -> str:
     parts = [render_task(name, task) for name, task in results.get("tasks", {}).items()]
-    note = ("time_s: training time for original and retrain (from when it was trained, if cached), "
+    note = ("[original] and [retrain] are the reference models. "
+            "time_s: training time for original and retrain (from when it was trained, if cached), "
             "unlearning time for methods. Metrics are for the last request; ± is the std over seeds.")
     return "\n\n".join(parts + [note]) + "\n"

@@ -36,6 +36,7 @@ from .task_index import LoadedTask, TaskIndex
 
 log = logging.getLogger("mu_registry")
 SCHEMA_VERSION = 1
+RANDOM_INIT_SEED_OFFSET = 7_777_777  # the untrained reference model's seed, apart from the run's
 
 
 @dataclass
@@ -197,28 +198,32 @@ class Runner:
                                 "cache_key": original.key, "requests": []}
         seed_rec.setdefault("retrain", {"requests": []})
         eval_bs = cfg.eval_batch_size
-        reference_outputs: list[tuple[dict[str, SetOutputs], dict[str, SetOutputs]]] = []
+        torch.manual_seed(seed + RANDOM_INIT_SEED_OFFSET)
+        random_init = adapter.build(spec, seed + RANDOM_INIT_SEED_OFFSET).to(self.device).eval()
+        references: list[_References] = []
         for req in data.requests:
             retrain = train_reference(f"retrain-{req.index}", req.retain)
             sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
-            orig_out = evaluate_sets(adapter, original.module, sets, batch_size=eval_bs, device=self.device)
-            retr_out = evaluate_sets(adapter, retrain.module, sets, batch_size=eval_bs, device=self.device)
-            reference_outputs.append((orig_out, retr_out))
+            refs = _References(
+                original=evaluate_sets(adapter, original.module, sets, batch_size=eval_bs, device=self.device),
+                retrain=evaluate_sets(adapter, retrain.module, sets, batch_size=eval_bs, device=self.device),
+                random_init=evaluate_sets(adapter, random_init, sets, batch_size=eval_bs, device=self.device))
+            references.append(refs)
             _set_request(seed_rec["original"]["requests"], req.index, {
-                "index": req.index, "metrics": self._metrics(cfg.metrics, orig_out, orig_out, retr_out, data, req.index)})
+                "index": req.index, "metrics": self._metrics(cfg.metrics, refs.original, refs, data, req.index)})
             _set_request(seed_rec["retrain"]["requests"], req.index, {
                 "index": req.index, "train_time_s": retrain.train_time_s, "cached": retrain.cached,
                 "cache_key": retrain.key,
-                "metrics": self._metrics(cfg.metrics, retr_out, orig_out, retr_out, data, req.index)})
+                "metrics": self._metrics(cfg.metrics, refs.retrain, refs, data, req.index)})
             del retrain
         self.save()
 
         for method_name in methods:
-            self._run_method(loaded, data, adapter, spec, enc, original.module, reference_outputs,
+            self._run_method(loaded, data, adapter, spec, enc, original.module, references,
                              method_name, seed, seed_rec)
 
     def _run_method(self, loaded: LoadedTask, data: TaskData, adapter: Model, spec: TaskSpec, enc: _Encoder,
-                    original: torch.nn.Module, reference_outputs, method_name: str, seed: int,
+                    original: torch.nn.Module, references: list[_References], method_name: str, seed: int,
                     seed_rec: dict[str, Any]) -> None:
         cfg = loaded.config
         cls: type[Method] = self.registry.method(method_name)
@@ -255,7 +260,8 @@ class Runner:
         for req in data.requests[start_at:]:
             ctx = UnlearnContext(model=model, original=original, forget=enc(req.forget), retain=enc(req.retain),
                                  adapter=adapter, num_classes=data.num_classes, request_index=req.index,
-                                 seed=seed, device=self.device)
+                                 seed=seed, device=self.device, spec=spec, train=cfg.model.train,
+                                 build_fresh=lambda s: adapter.build(spec, s))
             torch.manual_seed(seed * 1000 + req.index)
             model.train()
             t0 = time.perf_counter()
@@ -271,8 +277,7 @@ class Runner:
             model.eval()
             sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
             outputs = evaluate_sets(adapter, model, sets, batch_size=cfg.eval_batch_size, device=self.device)
-            orig_out, retr_out = reference_outputs[req.index]
-            metrics = self._metrics(cfg.metrics, outputs, orig_out, retr_out, data, req.index)
+            metrics = self._metrics(cfg.metrics, outputs, references[req.index], data, req.index)
             retrain_time = seed_rec["retrain"]["requests"][req.index]["train_time_s"]
             atomic_torch_save({"request": req.index, "model": model.state_dict()}, ckpt)
             rec["requests"].append({"index": req.index, "time_s": elapsed,
@@ -283,14 +288,24 @@ class Runner:
             bar.update(1)
         bar.close()
 
-    def _metrics(self, names: list[str], outputs, original, retrain, data: TaskData, index: int) -> dict[str, Any]:
-        ctx = MetricContext(outputs=outputs, original=original, retrain=retrain,
-                            num_classes=data.num_classes, request_index=index)
+    def _metrics(self, names: list[str], outputs: dict[str, SetOutputs], refs: _References, data: TaskData,
+                 index: int) -> dict[str, Any]:
+        ctx = MetricContext(outputs=outputs, original=refs.original, retrain=refs.retrain,
+                            num_classes=data.num_classes, request_index=index, random_init=refs.random_init)
         out: dict[str, Any] = {}
         for name in names:
             value = self.registry.metric(name)(ctx)
             out[name] = _clean(value)
         return out
+
+
+@dataclass
+class _References:
+    """Outputs of the reference models on one request's evaluation sets."""
+
+    original: dict[str, SetOutputs]
+    retrain: dict[str, SetOutputs]
+    random_init: dict[str, SetOutputs]
 
 
 class _Encoder:

@@ -73,6 +73,8 @@ class ForgetConfig(_Strict):
     classes: list[int] = Field(default_factory=list)
     #: a file of training-set ids, one per line (strategy: ids); relative to the YAML file
     ids_file: str | None = None
+    #: "ids": training-set indices, one a line; "mask": one 0/1 a line per training example
+    ids_format: Literal["ids", "mask"] = "ids"
     seed: int = 0
 
     @model_validator(mode="after")
