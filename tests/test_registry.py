@@ -23,7 +23,8 @@ def test_builtins_come_through_the_entry_point_group():
         assert info.status == "loaded" and info.distribution == "mu-registry"
     assert {"neggrad", "finetune", "random_label"} <= set(reg.names("methods"))
     assert reg.entry("methods", "neggrad").source == "builtin_methods"
-    assert reg.plugins["builtin_models"].registered["models"] == ["small_cnn", "mlp"]
+    assert reg.plugins["builtin_models"].registered["models"] == [
+        "small_cnn", "mlp", "hf_image", "hf_text", "hf_audio", "hf_video", "hf_vilt_pair"]
 
 
 def test_third_party_plugin_is_discovered(example_site, with_site):

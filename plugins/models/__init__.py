@@ -1,7 +1,8 @@
-"""Built-in model families for the offline tasks."""
+"""Built-in model families."""
 
 from mu_registry import hookimpl
 
+from .hf import HFAudioClassifier, HFImageClassifier, HFTextClassifier, HFVideoClassifier, HFViltPairClassifier
 from .mlp import MLPClassifier
 from .small_cnn import SmallCNN
 
@@ -10,3 +11,8 @@ from .small_cnn import SmallCNN
 def mu_register_models(register):
     register("small_cnn", SmallCNN)
     register("mlp", MLPClassifier)
+    register("hf_image", HFImageClassifier)
+    register("hf_text", HFTextClassifier)
+    register("hf_audio", HFAudioClassifier)
+    register("hf_video", HFVideoClassifier)
+    register("hf_vilt_pair", HFViltPairClassifier)
