@@ -36,3 +36,82 @@ def test_digits_has_a_fixed_stratified_split():
     assert len(a["train"]) == 1347 and len(a["test"]) == 450
     assert np.array_equal(a["train"].columns["label"], b["train"].columns["label"])
     assert np.bincount(a["test"].columns["label"]).min() >= 43
+
+
+# ------------------------------------------------------------------ the mubench-mini builders
+needs_fortunes = pytest.mark.skipif(not Path("/usr/share/games/fortunes/computers").exists(),
+                                    reason="Debian package fortunes is not installed")
+needs_espeak = pytest.mark.skipif(__import__("shutil").which("espeak-ng") is None,
+                                  reason="Debian package espeak-ng is not installed")
+
+
+@needs_fortunes
+def test_fortunes_reads_real_labelled_text_from_the_debian_files():
+    from mu_registry_plugins.datasets.fortunes import fortunes, read_fortunes
+
+    splits = fortunes(categories=["computers", "science"], max_per_class=100)
+    train, test = splits["train"], splits["test"]
+    assert len(train) + len(test) == 200 and np.bincount(train.columns["label"]).tolist() == [80, 80]
+    computers = set(read_fortunes(Path("/usr/share/games/fortunes/computers")))
+    first_computer = train.columns["text"][int(np.flatnonzero(train.columns["label"] == 0)[0])]
+    assert first_computer in computers and "%" not in first_computer and 20 <= len(first_computer) <= 400
+
+
+def test_fortunes_missing_category_names_the_package(tmp_path):
+    from mu_registry_plugins.datasets.fortunes import fortunes
+
+    with pytest.raises(MuError, match="'fortunes' package"):
+        fortunes(categories=["computers"], root=str(tmp_path))
+
+
+@needs_espeak
+def test_spoken_keywords_are_distinct_synthesised_words_and_cached():
+    from mu_registry_plugins.datasets.spoken_keywords import spoken_keywords
+
+    kwargs = dict(words=["yes", "stop"], voices=["en-us"], speeds=[140, 170], pitches=[30, 50, 70, 90])
+    splits = spoken_keywords(**kwargs)
+    audio = np.concatenate([splits["train"].columns["audio"], splits["test"].columns["audio"]])
+    labels = np.concatenate([splits["train"].columns["label"], splits["test"].columns["label"]])
+    assert audio.shape == (16, 8000) and audio.dtype == np.float32
+    assert (np.abs(audio).max(axis=1) > 0.05).all()  # every clip holds speech
+    assert len({a.tobytes() for a in audio}) == 16  # voices/rates/pitches make different clips
+    assert np.bincount(labels).tolist() == [8, 8]
+    again = spoken_keywords(**kwargs)  # from the cache: identical
+    assert np.array_equal(again["train"].columns["audio"], splits["train"].columns["audio"])
+
+
+def test_moving_digits_labels_are_the_direction_of_motion():
+    from mu_registry_plugins.datasets.moving_digits import _STEPS, moving_digits
+
+    split = moving_digits(frames=6, size=16, count=80, seed=1)["train"]
+    video, labels = split.columns["video"], split.columns["label"]
+    assert video.shape == (64, 6, 1, 16, 16)
+    ys, xs = np.mgrid[0:16, 0:16]
+    for clip, label in zip(video, labels):
+        mass = [(f[0] > 0.5) for f in clip]
+        centre = np.array([[ys[m].mean(), xs[m].mean()] for m in mass])
+        step = centre[-1] - centre[0]
+        assert np.sign(np.round(step / 2)).tolist() == list(_STEPS[label])
+
+
+def test_image_pairs_statements_are_true_exactly_when_labelled_true():
+    from sklearn.datasets import load_digits
+
+    from mu_registry_plugins.datasets.image_pairs import NAMES, image_pairs
+
+    d = load_digits()
+    lookup = {(d.images[i] / 16.0).astype(np.float32).tobytes(): int(d.target[i]) for i in range(len(d.target))}
+    split = image_pairs(count=300, seed=3)["train"]
+    checked = 0
+    for left, right, sentence, label in zip(split.columns["left"], split.columns["right"], split.columns["sentence"],
+                                            split.columns["label"]):
+        a, b = lookup[left[0].tobytes()], lookup[right[0].tobytes()]
+        truth = {f"The left image shows a {NAMES[a]}.": True, f"The right image shows a {NAMES[b]}.": True,
+                 "Both images show the same digit.": a == b, "The two images show different digits.": a != b,
+                 "The left digit is larger than the right one.": a > b,
+                 "The left digit is smaller than the right one.": a < b, "The two digits are equal.": a == b}
+        if sentence.startswith(("The left image shows", "The right image shows")) and sentence not in truth:
+            truth[sentence] = False
+        assert truth[sentence] == bool(label), (sentence, a, b, label)
+        checked += 1
+    assert checked == 240 and 0.4 < split.columns["label"].mean() < 0.6

@@ -4,9 +4,17 @@ from mu_registry import hookimpl
 
 from .digits import digits
 from .fashion_mnist import fashion_mnist
+from .fortunes import fortunes
+from .image_pairs import image_pairs
+from .moving_digits import moving_digits
+from .spoken_keywords import spoken_keywords
 
 
 @hookimpl
 def mu_register_datasets(register):
     register("fashion_mnist", fashion_mnist)
     register("digits", digits)
+    register("fortunes", fortunes)
+    register("spoken_keywords", spoken_keywords)
+    register("moving_digits", moving_digits)
+    register("image_pairs", image_pairs)
