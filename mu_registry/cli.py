@@ -38,6 +38,21 @@ def _method_args(items: list[str]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _task_overrides(items: list[str]) -> dict[str, Any]:
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key or key.startswith(".") or key.endswith("."):
+            raise MuError(f"--set '{item}': expected KEY=VALUE, e.g. forget.ratio=0.05")
+        try:
+            out[key] = yaml.safe_load(value)
+        except yaml.YAMLError as exc:
+            raise MuError(f"--set '{item}': the value is not valid YAML ({str(exc).splitlines()[0]})") from None
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="mu-eval", description="Evaluate machine-unlearning methods on tasks.")
     p.add_argument("--version", action="version", version=f"mu-registry {__version__}")
@@ -55,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--include-path", action="append", default=[], help="extra folder of task YAML files")
     r.add_argument("--method-args", action="append", default=[], metavar="METHOD.PARAM=VALUE",
                    help="override a method hyperparameter (repeatable, or comma separated)")
+    r.add_argument("--set", dest="task_set", action="append", default=[], metavar="KEY=VALUE",
+                   help="change a task key for this run, e.g. forget.ratio=0.05 or model.train.epochs=3 "
+                        "(value parsed as YAML; repeatable)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
     r.add_argument("--no-cache", action="store_true", help="always retrain original and retrain models")
     r.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
@@ -119,7 +137,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = RunConfig(
             tasks=args.tasks or [DEFAULT_GROUP], methods=args.methods, model=args.model, seeds=args.seed,
             output=args.output, limit=args.limit, include_paths=args.include_path,
-            method_args=_method_args(args.method_args), device=args.device, use_cache=not args.no_cache)
+            method_args=_method_args(args.method_args), device=args.device, use_cache=not args.no_cache,
+            task_overrides=_task_overrides(args.task_set))
         runner = Runner(config, registry)
     results = runner.run()
     from .results import render_tables

@@ -41,10 +41,14 @@ def select_forget_ids(train: Split, labels: np.ndarray, cfg: ForgetConfig, *, so
         return train.ids[np.isin(labels, cfg.classes)]
     assert ids_from_file is not None
     if cfg.ids_format == "mask":  # one 0/1 per training example (MU-Bench's UCF101 files, one per ratio)
-        if len(ids_from_file) != n or not np.isin(ids_from_file, [0, 1]).all():
-            raise ConfigError(source, "forget.ids_file",
-                              f"a mask needs one 0/1 line per training example ({n}), got {len(ids_from_file)} lines")
-        return np.sort(train.ids[ids_from_file.astype(bool)])
+        # the mask covers the whole source split; train may be a subset of it (max_examples, --limit)
+        if len(ids_from_file) <= int(train.ids.max()) or not np.isin(ids_from_file, [0, 1]).all():
+            raise ConfigError(source, "forget.ids_file", f"a mask needs one 0/1 line per training example "
+                              f"(at least {int(train.ids.max()) + 1}), got {len(ids_from_file)} lines")
+        chosen = train.ids[ids_from_file[train.ids].astype(bool)]
+        if len(chosen) == 0:
+            raise ConfigError(source, "forget.ids_file", "the mask selects no example of the training split")
+        return np.sort(chosen)
     # strategy "ids": MU-Bench's lists hold 10% of the training set; ratio r takes the first r*N ids.
     in_train = ids_from_file[np.isin(ids_from_file, train.ids)]
     if len(in_train) == 0:

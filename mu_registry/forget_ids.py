@@ -7,7 +7,8 @@
   whose checksum differs is rejected, never used.
 
 ``$MU_FORGET_IDS_DIR``, when set, is searched first for a file with the URL's
-base name, so users without network can point at a local copy.
+last two path parts (``ucf101/5.txt``) or its base name (``imdb.txt``), so
+users without network can point at a local copy of MU-Bench's ``df/`` folder.
 """
 
 from __future__ import annotations
@@ -39,9 +40,11 @@ def resolve_ids_file(spec: str | None, *, base: Path, source: str) -> Path:
     if not fragment.startswith("sha256="):
         raise ConfigError(source, "forget.ids_file", "a URL must end in '#sha256=<hex digest>'")
     want = fragment[len("sha256="):].lower()
-    name = url.rstrip("/").rsplit("/", 1)[-1]
+    parts = url.rstrip("/").rsplit("/", 2)
+    name = parts[-1]
     local_dir = os.environ.get("MU_FORGET_IDS_DIR")
-    candidates = [Path(local_dir) / name] if local_dir else []
+    # a copy of MU-Bench's df/ folder: 'imdb.txt', or 'ucf101/5.txt' for per-ratio files
+    candidates = [Path(local_dir) / parts[-2] / name, Path(local_dir) / name] if local_dir else []
     cached = cache_dir() / "forget_ids" / want[:16] / name
     candidates.append(cached)
     for cand in candidates:

@@ -51,6 +51,8 @@ class RunConfig:
     method_args: dict[str, dict[str, Any]] = field(default_factory=dict)
     device: str = "auto"
     use_cache: bool = True
+    #: task keys changed for this run (``--set forget.ratio=0.05``), applied after includes
+    task_overrides: dict[str, Any] = field(default_factory=dict)
 
 
 def new_run_id() -> str:
@@ -70,7 +72,7 @@ class Runner:
                  previous: dict[str, Any] | None = None):
         self.config = config
         self.registry = registry
-        self.index = TaskIndex(registry, config.include_paths)
+        self.index = TaskIndex(registry, config.include_paths, config.task_overrides)
         self.device = pick_device(config.device)
         self.cache = ModelCache(enabled=config.use_cache)
         self.run_dir = run_dir or Path(config.output) / new_run_id()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .data import Request, Split, TaskData
@@ -30,7 +32,23 @@ def load_source_splits(loaded: LoadedTask, registry: Registry) -> dict[str, Spli
         return out
     from .hf_data import load_hf_splits
 
-    return load_hf_splits(ds, loaded.config.columns, source=src)
+    return load_hf_splits(ds, loaded.config.columns, source=src, base=loaded.path.parent,
+                          num_frames=ds.video_frames)
+
+
+def label_indices(values: Any, class_names: list[str], *, source: str, role: str) -> np.ndarray:
+    """Labels as class indices: string labels map through ``class_names`` (``"DDI-advise"`` -> 2)."""
+    arr = np.asarray(values)
+    if np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.bool_):
+        return arr.astype(np.int64)
+    index = {name: i for i, name in enumerate(class_names)}
+    out = np.empty(len(arr), dtype=np.int64)
+    for i, v in enumerate(arr.tolist()):
+        key = str(v)
+        if key not in index:
+            raise ConfigError(source, "class_names", f"label {key!r} in split '{role}' is not one of the class names")
+        out[i] = index[key]
+    return out
 
 
 def _subsample(split: Split, k: int, role: str) -> Split:
@@ -63,9 +81,16 @@ def build_task(loaded: LoadedTask, registry: Registry, *, limit: int | None = No
         split.name = role
         splits[role] = split
 
+    if cfg.class_names:
+        for role, split in splits.items():
+            split.columns[cfg.columns.label] = label_indices(split.columns[cfg.columns.label], cfg.class_names,
+                                                             source=src, role=role)
     train = splits.pop("train")
     test = splits.pop("test")
     labels = np.asarray(train.columns[cfg.columns.label])
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ConfigError(src, "columns.label", f"labels are {labels.dtype} values such as {labels[0]!r}; "
+                          "list them in class_names to map them to class indices")
     num_classes = cfg.num_classes or int(max(labels.max(), np.asarray(test.columns[cfg.columns.label]).max())) + 1
 
     ids_from_file = None
@@ -95,4 +120,4 @@ def build_task(loaded: LoadedTask, registry: Registry, *, limit: int | None = No
 def _ids_path(loaded: LoadedTask):
     from .forget_ids import resolve_ids_file
 
-    return resolve_ids_file(loaded.config.forget.ids_file, base=loaded.path.parent, source=str(loaded.path))
+    return resolve_ids_file(loaded.config.forget.ids_file_for_ratio(), base=loaded.path.parent, source=str(loaded.path))

@@ -34,6 +34,17 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class ExtraSourceConfig(_Strict):
+    """An evaluation set from another Hugging Face dataset (IMDB's out-of-distribution Rotten Tomatoes)."""
+
+    path: str
+    name: str | None = None
+    split: str = "test"
+    revision: str | None = None
+    data_files: str | list[str] | dict[str, Any] | None = None
+    load_args: dict[str, Any] = Field(default_factory=dict)
+
+
 class DatasetConfig(_Strict):
     """Where the data comes from: a named local builder, or a Hugging Face dataset."""
 
@@ -42,7 +53,15 @@ class DatasetConfig(_Strict):
     path: str | None = None
     name: str | None = None
     revision: str | None = None
+    #: local files (csv/json/parquet builders, or a data folder): ``~`` and ``$VARS`` are expanded and
+    #: relative paths are taken from the task file's folder
     data_files: str | list[str] | dict[str, Any] | None = None
+    #: further keyword arguments for ``datasets.load_dataset`` (``sep``, ``column_names``, ``trust_remote_code``)
+    load_args: dict[str, Any] = Field(default_factory=dict)
+    #: role -> another dataset, evaluated like the extra roles in ``splits`` (with ``path`` only)
+    extra_sources: dict[str, ExtraSourceConfig] = Field(default_factory=dict)
+    #: frames sampled evenly from each clip of a ``Video`` column
+    video_frames: int = Field(default=16, ge=1)
     #: role -> source split; "train" and "test" are required, other roles become extra eval sets.
     splits: dict[str, str] = Field(default_factory=lambda: {"train": "train", "test": "test"})
     #: at most this many examples per role, a fixed random subset (seed 0) of the source split.
@@ -55,6 +74,11 @@ class DatasetConfig(_Strict):
         for role in ("train", "test"):
             if role not in self.splits:
                 raise ValueError(f"splits must map '{role}'")
+        if self.extra_sources and self.path is None:
+            raise ValueError("extra_sources needs a Hugging Face dataset ('path'), not a builder")
+        clash = set(self.extra_sources) & set(self.splits)
+        if clash:
+            raise ValueError(f"role '{sorted(clash)[0]}' is both in splits and in extra_sources")
         return self
 
 
@@ -71,8 +95,10 @@ class ForgetConfig(_Strict):
     ratio: float | None = Field(default=0.01, gt=0, le=1)
     #: class labels to forget entirely (strategy: class)
     classes: list[int] = Field(default_factory=list)
-    #: a file of training-set ids, one per line (strategy: ids); relative to the YAML file
-    ids_file: str | None = None
+    #: a file of training-set ids, one per line (strategy: ids): a path relative to the YAML file, or
+    #: ``URL#sha256=<hex>``; or a mapping ratio -> file where each deletion ratio has its own file
+    #: (MU-Bench's UCF101 masks)
+    ids_file: str | dict[float, str] | None = None
     #: "ids": training-set indices, one a line; "mask": one 0/1 a line per training example
     ids_format: Literal["ids", "mask"] = "ids"
     seed: int = 0
@@ -85,7 +111,16 @@ class ForgetConfig(_Strict):
             raise ValueError("strategy 'ids' needs 'ids_file'")
         if self.strategy in ("random", "ids") and self.ratio is None:
             raise ValueError(f"strategy '{self.strategy}' needs 'ratio'")
+        if isinstance(self.ids_file, dict) and self.ratio not in self.ids_file:
+            raise ValueError(f"ids_file has no file for ratio {self.ratio} (has: "
+                             f"{', '.join(str(r) for r in sorted(self.ids_file))})")
         return self
+
+    def ids_file_for_ratio(self) -> str | None:
+        """The ids file that applies to ``ratio``."""
+        if isinstance(self.ids_file, dict):
+            return self.ids_file[self.ratio]  # type: ignore[index]
+        return self.ids_file
 
 
 class RequestsConfig(_Strict):
@@ -103,6 +138,8 @@ class TrainConfig(_Strict):
     optimizer: Literal["adam", "adamw", "sgd"] = "adam"
     weight_decay: float = Field(default=0.0, ge=0)
     momentum: float = Field(default=0.9, ge=0)
+    #: fraction of the steps spent warming the learning rate up linearly (transformers trained from scratch)
+    warmup_ratio: float = Field(default=0.0, ge=0, lt=1)
 
 
 class ModelConfig(_Strict):

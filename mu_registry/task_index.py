@@ -7,9 +7,12 @@ defining one name is an error naming both.
 
 from __future__ import annotations
 
+import copy
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError, MuError, UnknownNameError
 from .registry import Registry
@@ -47,9 +50,29 @@ class LoadedTask:
         return self.config.task
 
 
+def apply_overrides(raw: dict[str, Any], overrides: dict[str, Any], source: str) -> dict[str, Any]:
+    """``raw`` with dotted keys set (``forget.ratio: 0.05``), the way ``--set`` changes a task."""
+    out = copy.deepcopy(raw)
+    for dotted, value in overrides.items():
+        node = out
+        *parents, last = dotted.split(".")
+        for i, part in enumerate(parents):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(source, ".".join(parents[:i + 1]), f"--set {dotted}: not a mapping")
+            node = child
+        node[last] = value
+    return out
+
+
 class TaskIndex:
-    def __init__(self, registry: Registry, include_paths: list[str | Path] = ()):  # type: ignore[assignment]
+    def __init__(self, registry: Registry, include_paths: list[str | Path] = (),  # type: ignore[assignment]
+                 overrides: dict[str, Any] | None = None):
         self.registry = registry
+        #: dotted key -> value applied to every task after includes (``mu-eval run --set``)
+        self.overrides = dict(overrides or {})
         self.tasks: dict[str, TaskFile] = {}
         self.groups: dict[str, TaskFile] = {}
         self.broken: list[ConfigError] = []
@@ -99,7 +122,10 @@ class TaskIndex:
         if name not in self.tasks:
             raise UnknownNameError("task", name, self.all_names())
         tf = self.tasks[name]
-        config = validate_task(resolve_includes(tf.path), str(tf.path))
+        raw = resolve_includes(tf.path)
+        if self.overrides:
+            raw = apply_overrides(raw, self.overrides, f"{tf.path} (with --set)")
+        config = validate_task(raw, f"{tf.path} (with --set)" if self.overrides else str(tf.path))
         if config.task != name:  # an include cannot rename a task
             raise ConfigError(str(tf.path), "task", f"resolves to '{config.task}', expected '{name}'")
         return LoadedTask(config, tf.path, tf.source, content_hash(config))
@@ -143,10 +169,13 @@ class TaskIndex:
             self.registry.method(method, context=f"{src}: methods")
         for i, method in enumerate(cfg.default_methods):
             self.registry.method(method, context=f"{src}: default_methods[{i}]")
-        if cfg.forget.strategy == "ids" and cfg.forget.ids_file and "://" not in cfg.forget.ids_file:
-            p = (loaded.path.parent / cfg.forget.ids_file)
-            if not p.exists():
-                raise ConfigError(src, "forget.ids_file", f"file '{cfg.forget.ids_file}' does not exist")
+        ids_file = cfg.forget.ids_file_for_ratio() if cfg.forget.strategy == "ids" else None
+        if ids_file and "://" not in ids_file:
+            p = Path(os.path.expandvars(os.path.expanduser(ids_file)))
+            if not (p if p.is_absolute() else loaded.path.parent / p).exists():
+                raise ConfigError(src, "forget.ids_file", f"file '{ids_file}' does not exist")
+        elif ids_file and "#sha256=" not in ids_file:
+            raise ConfigError(src, "forget.ids_file", "a URL must end in '#sha256=<hex digest>'")
 
 
 def _yaml_files(root: Path) -> list[Path]:

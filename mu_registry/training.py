@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -42,16 +43,29 @@ def make_optimizer(params, name: str, lr: float, *, weight_decay: float = 0.0,
     raise ValueError(f"unknown optimizer '{name}'")
 
 
+def lr_schedule(opt: torch.optim.Optimizer, total: int, warmup_ratio: float = 0.0):
+    """Linear warm-up over ``warmup_ratio`` of ``total`` steps, then cosine decay to zero."""
+    warmup = int(total * warmup_ratio)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        progress = (step - warmup) / max(1, total - warmup)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
 def fit_classifier(adapter: Model, module: nn.Module, data: EncodedSplit, train: TrainConfig, *, seed: int,
                    device: torch.device, desc: str = "train") -> nn.Module:
-    """Cross-entropy training with a cosine learning-rate schedule."""
+    """Cross-entropy training with a cosine learning-rate schedule (after a linear warm-up, if set)."""
     module.to(device).train()
     gen = torch.Generator().manual_seed(seed)
     opt = make_optimizer(module.parameters(), train.optimizer, train.lr, weight_decay=train.weight_decay,
                          momentum=train.momentum)
     steps_per_epoch = -(-len(data) // train.batch_size)
     total = max(1, steps_per_epoch * train.epochs)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    sched = lr_schedule(opt, total, train.warmup_ratio)
     with progress(total=total, desc=desc, unit="step") as bar:
         for _ in range(train.epochs):
             for batch in iterate_batches(data, train.batch_size, shuffle=True, generator=gen, device=device):
