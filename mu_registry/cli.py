@@ -84,6 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("plugins", help="show each plugin, its version and what it registered")
 
+    rp = sub.add_parser("report", help="tables and plots for a finished (or interrupted) run folder")
+    rp.add_argument("run_dir", type=Path, help="a run folder holding results.json")
+
     v = sub.add_parser("validate", help="check task and group files without running them")
     v.add_argument("names", nargs="*", help="tasks or groups (default: all)")
     v.add_argument("--include-path", action="append", default=[])
@@ -101,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         build_parser().print_help()
         return 0
     try:
-        return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate}[args.command](args)
+        return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate,
+                "report": cmd_report}[args.command](args)
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -186,6 +190,25 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         print(f"{name}  [{dist}]  {info.status}" + (f": {info.error}" if info.error else ""))
         for kind, names in sorted(info.registered.items()):
             print(f"    {kind}: {', '.join(names)}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    import json
+
+    from .plots import write_plots
+    from .results import render_tables
+
+    path = args.run_dir / "results.json"
+    if not path.exists():
+        raise MuError(f"{args.run_dir}: no results.json here (give a run folder: OUTPUT/<run-id>)")
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise MuError(f"{path}: not valid JSON ({exc})") from None
+    print(render_tables(results))
+    for plot in write_plots(results, args.run_dir / "plots"):
+        print(f"plot: {plot}")
     return 0
 
 

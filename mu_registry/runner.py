@@ -136,7 +136,18 @@ class Runner:
                 self._run_task(loaded, methods, seed)
         self.results["status"] = "done"
         self.save()
+        self.write_plots()
         return self.results
+
+    def write_plots(self) -> list[Path]:
+        """PNG plots under RUN_DIR/plots; a plotting failure costs a warning, never the results."""
+        from .plots import write_plots
+
+        try:
+            return write_plots(self.results, self.run_dir / "plots")
+        except Exception as exc:  # noqa: BLE001 (matplotlib backends fail in many ways)
+            log.warning("plots were not written: %s: %s", type(exc).__name__, exc)
+            return []
 
     def save(self) -> None:
         atomic_write_json(self.run_dir / "results.json", self.results)

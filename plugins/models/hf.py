@@ -85,15 +85,10 @@ class HFClassifier(Model):
         return (self.args.get("config") or {}).get(key, self.args.get(key, default))
 
     def _encode_size(self) -> int | None:
-        """Images are stored at this size (``args.encode_size``; default: the pretrained model's input size)."""
-        if self.args.get("encode_size"):
-            return int(self.args["encode_size"])
-        if self.args.get("pretrained"):
-            cfg = _transformers().AutoConfig.from_pretrained(self.args["pretrained"])
-            cfg = getattr(cfg, "vision_config", cfg)
-            size = getattr(cfg, "image_size", None)
-            return int(size if isinstance(size, int) else size[0]) if size else None
-        return None
+        """``args.encode_size``: store images at this size. Unset, images keep their own (uniform) size
+        and each batch is resized to the model's input in ``forward``, which keeps CIFAR-sized data small;
+        photos of varying sizes (NLVR2) need it."""
+        return int(self.args["encode_size"]) if self.args.get("encode_size") else None
 
     def _processor(self, kind: str = "AutoImageProcessor"):
         if not self.args.get("pretrained"):
