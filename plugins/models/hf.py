@@ -158,6 +158,12 @@ def prepare_pixels(x: torch.Tensor, size: int, channels: int, mean: list[float],
 
 
 class _PixelsMixin:
+    """Resizing and normalising pixels the way the pretrained model's image processor says."""
+
+    def build(self, spec: TaskSpec, seed: int) -> nn.Module:
+        self._cached_processor = self._processor()  # type: ignore[attr-defined]
+        return super().build(spec, seed)  # type: ignore[misc]
+
     def _pixel_settings(self, module: nn.Module) -> tuple[int, int, list[float], list[float]]:
         cfg = getattr(module.config, "vision_config", module.config)
         size = cfg.image_size if isinstance(cfg.image_size, int) else cfg.image_size[0]
@@ -173,10 +179,6 @@ class HFImageClassifier(_PixelsMixin, HFClassifier):
 
     auto_class = "AutoModelForImageClassification"
     modalities = frozenset({"image"})
-
-    def build(self, spec: TaskSpec, seed: int) -> nn.Module:
-        self._cached_processor = self._processor()
-        return super().build(spec, seed)
 
     def encode(self, split: Split, spec: TaskSpec) -> EncodedSplit:
         (col,) = spec.input_columns
@@ -254,10 +256,6 @@ class HFVideoClassifier(_PixelsMixin, HFClassifier):
 
     auto_class = "AutoModelForVideoClassification"
     modalities = frozenset({"video"})
-
-    def build(self, spec: TaskSpec, seed: int) -> nn.Module:
-        self._cached_processor = self._processor()
-        return super().build(spec, seed)
 
     def encode(self, split: Split, spec: TaskSpec) -> EncodedSplit:
         frames = torch.as_tensor(np.asarray(split.columns[spec.input_columns[0]]))
