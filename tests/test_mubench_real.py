@@ -121,6 +121,16 @@ def test_ddi2013_reads_mubench_tsv_files_and_maps_string_labels(monkeypatch, tmp
     assert seed["original"]["requests"][0]["metrics"]["accuracy"]["test"] > 0.6  # label word in text; chance 0.2
 
 
+def test_a_label_outside_class_names_is_named(monkeypatch, tmp_path):
+    (tmp_path / "ddi").mkdir()
+    for split in ("train", "dev", "test"):
+        (tmp_path / "ddi" / f"{split}.tsv").write_text("0\tA and B\tDDI-false\n1\tC and D\tDDI-unknown\n")
+    monkeypatch.setenv("MUBENCH_DATA", str(tmp_path))
+    loaded = TaskIndex(Registry(), overrides={"forget": {"strategy": "random", "ratio": 0.5}}).load("mubench-ddi2013")
+    with pytest.raises(ConfigError, match="class_names: label 'DDI-unknown' in split 'train'"):
+        build_task(loaded, Registry())
+
+
 def TINY_BERT_DICT() -> dict:
     import yaml
 

@@ -111,6 +111,10 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         (["run", "--tasks", "digits-class", "--method-args", "neggrad.lrr=1"], "unknown parameter 'lrr'"),
         (["run", "--tasks", "digits-class", "--model", "resnet"], "--model: unknown model 'resnet'"),
         (["run", "--resume", str(tmp_path)], "no results.json"),
+        (["run", "--tasks", "digits-class", "--set", "forget.ratio=2"],
+         "digits-class.yaml (with --set): forget.ratio: Input should be less than or equal to 1"),
+        (["run", "--tasks", "digits-class", "--set", "model.trian.epochs=1"], "(with --set): model.trian: unknown key"),
+        (["run", "--tasks", "digits-class", "--set", "forget.ratio"], "--set 'forget.ratio': expected KEY=VALUE"),
     ]
     for args, expected in cases:
         res = run_cli(*args, "--output", str(tmp_path / "o")) if args[1] != "--resume" else run_cli(*args)
