@@ -1,0 +1,129 @@
+"""Losses of the LLM / multimodal-LLM unlearning methods, as their papers state them.
+
+Groundwork for the lifelong MLLM methods (GA, GA+KLR, GradDiff, NPO, SimNPO, IdK, DPO/IdkDPO,
+RMU). Every function takes a causal LM's ``logits`` (batch × length × vocab) and ``labels``
+(batch × length) in the transformers convention: ``labels[t]`` is the token at position ``t``,
+predicted from position ``t-1``, and ``-100`` marks a position that is not scored (the prompt,
+image tokens, padding). Only answer tokens count.
+
+References: NPO: Zhang et al. 2024, "Negative Preference Optimization"; SimNPO: Fan et al. 2024,
+"Simplicity Prevails"; IdK and IdkDPO: Maini et al. 2024 (TOFU); DPO: Rafailov et al. 2023;
+RMU: Li et al. 2024 (WMDP); GA+KLR: the KL-to-the-frozen-model regulariser used by TOFU and PULSE.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+IGNORE = -100
+
+
+def _shifted(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Logits at t-1 aligned with the token at t; the mask of scored tokens; labels with ignored set to 0."""
+    logits = logits[:, :-1, :]
+    labels = labels[:, 1:]
+    mask = labels != IGNORE
+    return logits, labels.masked_fill(~mask, 0), mask
+
+
+def sequence_logprob(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per sequence: the summed log-probability of its answer tokens, and how many there are."""
+    logits, labels, mask = _shifted(logits, labels)
+    token_lp = torch.gather(F.log_softmax(logits.float(), dim=-1), 2, labels.unsqueeze(-1)).squeeze(-1)
+    return (token_lp * mask).sum(dim=1), mask.sum(dim=1)
+
+
+def answer_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Token-mean negative log-likelihood over the answer tokens of the batch (the fine-tuning loss)."""
+    logits, labels, mask = _shifted(logits, labels)
+    nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
+    return (nll * mask.reshape(-1)).sum() / mask.sum().clamp(min=1)
+
+
+def gradient_ascent(forget_logits: torch.Tensor, forget_labels: torch.Tensor) -> torch.Tensor:
+    """GA: maximise the forget answers' NLL, i.e. minimise its negative."""
+    return -answer_nll(forget_logits, forget_labels)
+
+
+def grad_diff(forget_logits: torch.Tensor, forget_labels: torch.Tensor, retain_logits: torch.Tensor,
+              retain_labels: torch.Tensor, retain_weight: float = 1.0) -> torch.Tensor:
+    """GradDiff: ascent on the forget answers plus descent on the retain answers."""
+    return -answer_nll(forget_logits, forget_labels) + retain_weight * answer_nll(retain_logits, retain_labels)
+
+
+def kl_to_reference(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """KL(p_ref || p_model) per answer token, averaged: the KLR regulariser on retain data."""
+    logits, _, mask = _shifted(logits, labels)
+    ref = ref_logits[:, :-1, :]
+    ref_logp = F.log_softmax(ref.float(), dim=-1)
+    kl = (ref_logp.exp() * (ref_logp - F.log_softmax(logits.float(), dim=-1))).sum(-1)
+    return (kl * mask).sum() / mask.sum().clamp(min=1)
+
+
+def ga_klr(forget_logits: torch.Tensor, forget_labels: torch.Tensor, retain_logits: torch.Tensor,
+           retain_ref_logits: torch.Tensor, retain_labels: torch.Tensor, kl_weight: float = 1.0) -> torch.Tensor:
+    """GA+KLR: gradient ascent on the forget set, kept close to the frozen model on the retain set."""
+    return gradient_ascent(forget_logits, forget_labels) + kl_weight * kl_to_reference(
+        retain_logits, retain_ref_logits, retain_labels)
+
+
+def npo(forget_logits: torch.Tensor, ref_logits: torch.Tensor, forget_labels: torch.Tensor,
+        beta: float = 0.1) -> torch.Tensor:
+    """NPO: (2/β) · E[log(1 + (π_θ(y|x) / π_ref(y|x))^β)] = -(2/β) · E[log σ(-β · log(π_θ/π_ref))].
+
+    Sequence log-likelihoods (summed over answer tokens); as β → 0 its gradient is GA's,
+    weighted down for answers already made unlikely.
+    """
+    lp, _ = sequence_logprob(forget_logits, forget_labels)
+    ref_lp, _ = sequence_logprob(ref_logits, forget_labels)
+    return -(2.0 / beta) * F.logsigmoid(-beta * (lp - ref_lp.detach())).mean()
+
+
+def simnpo(forget_logits: torch.Tensor, forget_labels: torch.Tensor, beta: float = 2.5,
+           gamma: float = 0.0) -> torch.Tensor:
+    """SimNPO: -(2/β) · E[log σ(-(β/|y|) · log π_θ(y|x) - γ)]: no reference model, length-normalised."""
+    lp, n = sequence_logprob(forget_logits, forget_labels)
+    return -(2.0 / beta) * F.logsigmoid(-(beta / n.clamp(min=1)) * lp - gamma).mean()
+
+
+def idk(idk_logits: torch.Tensor, idk_labels: torch.Tensor, retain_logits: torch.Tensor,
+        retain_labels: torch.Tensor) -> torch.Tensor:
+    """IdK: fine-tune forget questions toward a refusal ("I don't know") plus the retain answers."""
+    return answer_nll(idk_logits, idk_labels) + answer_nll(retain_logits, retain_labels)
+
+
+def dpo(chosen_logits: torch.Tensor, chosen_ref_logits: torch.Tensor, chosen_labels: torch.Tensor,
+        rejected_logits: torch.Tensor, rejected_ref_logits: torch.Tensor, rejected_labels: torch.Tensor,
+        beta: float = 0.1) -> torch.Tensor:
+    """DPO: -E[log σ(β · ((log π_θ - log π_ref)(y_w) - (log π_θ - log π_ref)(y_l)))].
+
+    For unlearning (IdkDPO) the chosen answer y_w is a refusal and the rejected y_l the forget answer.
+    """
+    w, _ = sequence_logprob(chosen_logits, chosen_labels)
+    w_ref, _ = sequence_logprob(chosen_ref_logits, chosen_labels)
+    lose, _ = sequence_logprob(rejected_logits, rejected_labels)
+    lose_ref, _ = sequence_logprob(rejected_ref_logits, rejected_labels)
+    margin = (w - w_ref.detach()) - (lose - lose_ref.detach())
+    return -F.logsigmoid(beta * margin).mean()
+
+
+def rmu(forget_hidden: torch.Tensor, control: torch.Tensor, retain_hidden: torch.Tensor,
+        retain_frozen_hidden: torch.Tensor, steering_coeff: float = 6.5, alpha: float = 1200.0,
+        forget_mask: torch.Tensor | None = None, retain_mask: torch.Tensor | None = None) -> torch.Tensor:
+    """RMU: push the forget tokens' activations at one layer toward ``steering_coeff`` · ``control`` (a
+    fixed random unit vector) and hold the retain tokens' activations where the frozen model has them.
+
+    Hidden states are batch × length × width; masks (batch × length, 1 = token counts) default to all.
+    """
+    target = steering_coeff * control.to(forget_hidden.dtype)
+
+    def masked_mean(x: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+        if mask is None:
+            return x.mean()
+        mask = mask.to(x.dtype)
+        return (x * mask).sum() / mask.sum().clamp(min=1)
+
+    forget_term = masked_mean(((forget_hidden - target) ** 2).mean(-1), forget_mask)
+    retain_term = masked_mean(((retain_hidden - retain_frozen_hidden.detach()) ** 2).mean(-1), retain_mask)
+    return forget_term + alpha * retain_term
