@@ -115,3 +115,53 @@ def test_image_pairs_statements_are_true_exactly_when_labelled_true():
         assert truth[sentence] == bool(label), (sentence, a, b, label)
         checked += 1
     assert checked == 240 and 0.4 < split.columns["label"].mean() < 0.6
+
+
+def test_entity_world_probes_each_fact_both_ways_with_paraphrases_and_distinct_images():
+    from collections import defaultdict
+
+    from mu_registry_plugins.datasets.entity_world import CLASSES, entity_world
+
+    world = entity_world(seed=0)
+    train, test = world["train"], world["test"]
+    names = sorted(set(train.columns["entity"]))
+    assert len(names) == 127 and len(train) == 127 * 5 * 2 and len(test) == 3 * len(train)
+    per_class = np.bincount([CLASSES.index(c) for c in dict(zip(train.columns["entity"],
+                                                                train.columns["entity_class"])).values()])
+    assert len(per_class) == 9 and per_class.min() >= 14
+
+    # every fact: one multimodal and one text-only probe with the same answer; only the text one names it
+    probes = defaultdict(dict)
+    for e, a, form, q, ans in zip(train.columns["entity"], train.columns["attribute"], train.columns["form"],
+                                  train.columns["question"], train.columns["answer"]):
+        probes[(e, a)][form] = (q, ans)
+        assert (e in q) == (form == "text")
+    assert all(p["multimodal"][1] == p["text"][1] for p in probes.values())
+    # paraphrases ask the same fact in other words
+    for e, a, form, q, ans in list(zip(test.columns["entity"], test.columns["attribute"], test.columns["form"],
+                                       test.columns["question"], test.columns["answer"]))[:200]:
+        assert ans == probes[(e, a)][form][1] and q != probes[(e, a)][form][0]
+
+    phases = defaultdict(set)
+    for e, ph in zip(train.columns["entity"], train.columns["phase"]):
+        phases[e].add(ph)
+    assert all(len(p) == 1 for p in phases.values())
+    assert sum(p == {"finetune"} for p in phases.values()) in (63, 64)
+
+    # an entity is recognisable from any of its images (its colours; shape, place and flip vary):
+    # colour quantiles of a second image find the entity's first image among all 127 (chance 1/127)
+    images = defaultdict(dict)
+    for e, k, img in zip(train.columns["entity"], train.columns["image_index"], train.columns["image"]):
+        images[e][k] = img.astype(np.float32)
+    assert all(not np.array_equal(*list(v.values())[:2]) for v in images.values() if len(v) > 1)
+
+    def colours(img):
+        return np.quantile(img.reshape(3, -1), [0.1, 0.3, 0.5, 0.7, 0.9], axis=1).ravel()
+    first = np.stack([colours(images[e][min(images[e])]) for e in names])
+    found = [names[int(np.abs(first - colours(images[e][max(images[e])])).sum(1).argmin())] == e
+             for e in names if len(images[e]) > 1]
+    assert np.mean(found) > 0.75
+
+    again, elsewhere = entity_world(seed=0), entity_world(seed=1)
+    assert again["train"].columns["question"] == train.columns["question"]
+    assert set(elsewhere["train"].columns["entity"]) != set(names)

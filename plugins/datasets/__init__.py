@@ -3,6 +3,7 @@
 from mu_registry import hookimpl
 
 from .digits import digits
+from .entity_world import entity_world
 from .fashion_mnist import fashion_mnist
 from .fortunes import fortunes
 from .image_pairs import image_pairs
@@ -18,3 +19,4 @@ def mu_register_datasets(register):
     register("spoken_keywords", spoken_keywords)
     register("moving_digits", moving_digits)
     register("image_pairs", image_pairs)
+    register("entity_world", entity_world)
