@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from conftest import SHARED
+
 from mu_registry.errors import MuError
 from mu_registry_plugins.datasets.digits import digits
 from mu_registry_plugins.datasets.fashion_mnist import DEFAULT_ROOT, fashion_mnist
@@ -165,3 +167,42 @@ def test_entity_world_probes_each_fact_both_ways_with_paraphrases_and_distinct_i
     again, elsewhere = entity_world(seed=0), entity_world(seed=1)
     assert again["train"].columns["question"] == train.columns["question"]
     assert set(elsewhere["train"].columns["entity"]) != set(names)
+
+
+MLUBENCH = SHARED / "reference" / "mlubench"
+
+
+@pytest.mark.skipif(not MLUBENCH.exists(), reason="../shared/reference/mlubench is missing")
+def test_mlubench_release_reads_the_published_conversation_json():
+    from mu_registry_plugins.datasets.mlubench import mlubench_release
+
+    splits = mlubench_release(str(MLUBENCH))
+    sizes = {k: len(v) for k, v in splits.items() if k != "entities"}
+    assert sizes == {"taskA_forget": 2442, "taskA_retain": 1680, "taskB_forget": 2154, "taskB_retain": 1374,
+                     "taskC_forget": 2580, "taskC_retain": 1800, "taskD_forget": 2250, "taskD_retain": 1134}
+    entities = splits["entities"]
+    assert len(set(entities.columns["entity"])) == 127 and len(set(entities.columns["entity_class"])) == 9
+    assert "Alan Turing" in set(entities.columns["entity"])
+    forgotten: set[str] = set()
+    for task in "ABCD":
+        forget = set(splits[f"task{task}_forget"].columns["entity"])
+        retain = set(splits[f"task{task}_retain"].columns["entity"])
+        assert forget and retain and not forget & retain  # each request forgets other entities than it keeps
+        assert not forget & forgotten  # a stream: no entity is forgotten twice
+        forgotten |= forget
+    first = splits["taskA_forget"]
+    assert first.columns["question"][0] == "What is the common name of this animal?"
+    assert first.columns["answer"][0] == "Dog" and first.columns["entity_class"][0] == "Animals"
+    assert not any("<image>" in q for q in entities.columns["question"])
+
+
+def test_mlubench_release_errors_name_the_folder_or_file(tmp_path):
+    from mu_registry_plugins.datasets.mlubench import mlubench_release
+
+    with pytest.raises(MuError, match="not found"):
+        mlubench_release(str(tmp_path / "nowhere"))
+    bad = tmp_path / "Tasks" / "TaskA"
+    bad.mkdir(parents=True)
+    (bad / "taskA_forget.json").write_text('[{"id": "1", "image": "x.jpg", "conversations": []}]')
+    with pytest.raises(MuError, match="taskA_forget.json: record '1' is not a human/gpt conversation"):
+        mlubench_release(str(tmp_path), tasks=["A"])

@@ -1,0 +1,83 @@
+"""Reader for the MLUBench release as published (groundwork for issue 4's `mlubench` task).
+
+The release holds LLaVA conversation JSON:
+
+* ``Entities/variants_<Entity>_updated.json``: every entity's questions and answers, with
+  paraphrase variants of the questions;
+* ``Tasks/Task{A..D}/task{A..D}_{forget,retain}.json``: the four lifelong requests, each with its
+  forget and retain sets.
+
+Each record is ``{"id", "image": "downloaded_images/<Class>/<Entity>/<file>", "conversations":
+[{"from": "human", "value": "<image>\\n<question>"}, {"from": "gpt", "value": "<answer>"}]}``;
+class and entity come from the image path. Images are the benchmark's own download, which the user
+points to with ``image_root``: only their paths are read here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mu_registry import MuError, Split
+
+COLUMNS = ("qa_id", "question", "answer", "image_path", "entity_class", "entity", "has_image")
+
+
+def _records(path: Path) -> list[dict[str, Any]]:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise MuError(f"MLUBench file {path} not found; give dataset.builder_args.root (the unzipped release)") \
+            from None
+    except json.JSONDecodeError as exc:
+        raise MuError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(data, list):
+        raise MuError(f"{path}: expected a list of conversations")
+    return data
+
+
+def parse_record(rec: dict[str, Any], source: str) -> dict[str, Any]:
+    """One conversation as a flat row (question without the ``<image>`` marker, answer, class, entity)."""
+    try:
+        human, gpt = rec["conversations"][0]["value"], rec["conversations"][1]["value"]
+        image = rec.get("image") or ""
+    except (KeyError, IndexError, TypeError):
+        raise MuError(f"{source}: record {rec.get('id', '?')!r} is not a human/gpt conversation") from None
+    parts = image.split("/")
+    if len(parts) < 4:
+        raise MuError(f"{source}: record {rec.get('id', '?')!r}: image path {image!r} is not "
+                      "downloaded_images/<Class>/<Entity>/<file>")
+    return {"qa_id": str(rec.get("id", "")), "question": human.replace("<image>", "").strip(), "answer": gpt.strip(),
+            "image_path": image, "entity_class": parts[-3], "entity": parts[-2].replace("_", " "),
+            "has_image": "<image>" in human}
+
+
+def _split(name: str, rows: list[dict[str, Any]]) -> Split:
+    cols: dict[str, Any] = {c: [r[c] for r in rows] for c in COLUMNS}
+    cols["has_image"] = np.asarray(cols["has_image"], dtype=bool)
+    return Split(name, cols, np.arange(len(rows), dtype=np.int64))
+
+
+def mlubench_release(root: str | None = None, tasks: list[str] | None = None) -> dict[str, Split]:
+    """Splits ``task<X>_forget`` / ``task<X>_retain`` for each request X (A..D by default, in that order)
+    and ``entities`` (every entity's QA with paraphrase variants)."""
+    base = Path(os.path.expandvars(os.path.expanduser(root or os.environ.get("MLUBENCH_DIR", ""))))
+    if not str(base) or not base.exists():
+        raise MuError(f"MLUBench release folder {str(base)!r} not found; set dataset.builder_args.root or $MLUBENCH_DIR")
+    out: dict[str, Split] = {}
+    for task in tasks or ["A", "B", "C", "D"]:
+        for part in ("forget", "retain"):
+            path = base / "Tasks" / f"Task{task}" / f"task{task}_{part}.json"
+            out[f"task{task}_{part}"] = _split(f"task{task}_{part}", [parse_record(r, str(path))
+                                                                      for r in _records(path)])
+    rows: list[dict[str, Any]] = []
+    for path in sorted((base / "Entities").glob("variants_*_updated.json")):
+        rows += [parse_record(r, str(path)) for r in _records(path)]
+    if not rows:
+        raise MuError(f"{base / 'Entities'}: no variants_<Entity>_updated.json files")
+    out["entities"] = _split("entities", rows)
+    return out
