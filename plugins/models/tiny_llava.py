@@ -1,0 +1,114 @@
+"""A LLaVA-style vision-language model small enough to train in tests, and its QA encoding
+(groundwork for issue 4).
+
+``build_tiny_llava`` makes a transformers ``LlavaForConditionalGeneration`` from a config: a CLIP
+vision tower, LLaVA's projector and a Llama language model. Text goes through a byte-level
+tokenizer built in code (``VLMTokens``), so nothing is downloaded. ``encode_qa`` lays out one
+question/answer turn the way LLaVA-1.5's conversation template does (``USER: <image>\\n<question>
+ASSISTANT: <answer>``) with one image placeholder per image patch, and labels only the answer
+tokens, which is what every loss in ``mu_registry_plugins.methods.llm_losses`` expects.
+``add_lora`` wraps the model with peft LoRA on the language model's attention projections, with
+MLUBench's settings as defaults (r=32, alpha=32, dropout 0.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from mu_registry import MuError
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class VLMTokens:
+    """Byte-level vocabulary: 0 pad, 1 begin, 2 end, 3 image placeholder, then the 256 bytes."""
+
+    pad: int = 0
+    bos: int = 1
+    eos: int = 2
+    image: int = 3
+    offset: int = 4
+
+    @property
+    def vocab_size(self) -> int:
+        return self.offset + 256
+
+    def encode(self, text: str) -> list[int]:
+        return [self.offset + b for b in text.encode("utf-8")]
+
+    def decode(self, ids: list[int]) -> str:
+        return bytes(i - self.offset for i in ids if i >= self.offset).decode("utf-8", errors="replace")
+
+
+TOKENS = VLMTokens()
+
+
+def _transformers():
+    try:
+        import transformers
+    except ImportError:
+        raise MuError("transformers is not installed: pip install 'mu-registry[hf]'") from None
+    return transformers
+
+
+def build_tiny_llava(image_size: int = 16, patch_size: int = 4, hidden_size: int = 64, layers: int = 2,
+                     heads: int = 2, max_positions: int = 256, seed: int = 0):
+    tf = _transformers()
+    torch.manual_seed(seed)
+    vision = tf.CLIPVisionConfig(hidden_size=hidden_size, intermediate_size=2 * hidden_size, num_hidden_layers=1,
+                                 num_attention_heads=heads, image_size=image_size, patch_size=patch_size,
+                                 num_channels=3, projection_dim=hidden_size)
+    text = tf.LlamaConfig(vocab_size=TOKENS.vocab_size, hidden_size=hidden_size, intermediate_size=2 * hidden_size,
+                          num_hidden_layers=layers, num_attention_heads=heads, num_key_value_heads=heads,
+                          max_position_embeddings=max_positions, pad_token_id=TOKENS.pad, bos_token_id=TOKENS.bos,
+                          eos_token_id=TOKENS.eos)
+    # 'default' drops CLIP's class token: one placeholder per patch
+    config = tf.LlavaConfig(vision_config=vision, text_config=text, image_token_index=TOKENS.image,
+                            vision_feature_layer=-1, vision_feature_select_strategy="default")
+    return tf.LlavaForConditionalGeneration(config)
+
+
+def image_token_count(model) -> int:
+    vision = model.config.vision_config
+    return (vision.image_size // vision.patch_size) ** 2
+
+
+def encode_qa(question: str, answer: str, *, image_tokens: int) -> tuple[list[int], list[int]]:
+    """(input_ids, labels) for one turn; ``image_tokens`` 0 for a text-only probe. Only the answer
+    (and its end token) is labelled."""
+    prompt = [TOKENS.bos] + TOKENS.encode("USER: ") + [TOKENS.image] * image_tokens
+    prompt += TOKENS.encode(("\n" if image_tokens else "") + question + " ASSISTANT: ")
+    reply = TOKENS.encode(answer) + [TOKENS.eos]
+    return prompt + reply, [IGNORE] * len(prompt) + reply
+
+
+def collate(pairs: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]:
+    """Right-padded ``input_ids``, ``attention_mask`` and ``labels`` (padding unlabelled)."""
+    width = max(len(ids) for ids, _ in pairs)
+    ids = torch.full((len(pairs), width), TOKENS.pad, dtype=torch.long)
+    labels = torch.full((len(pairs), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(pairs), width), dtype=torch.long)
+    for i, (x, y) in enumerate(pairs):
+        ids[i, :len(x)] = torch.tensor(x)
+        labels[i, :len(y)] = torch.tensor(y)
+        mask[i, :len(x)] = 1
+    return {"input_ids": ids, "attention_mask": mask, "labels": labels}
+
+
+def pixels(images: torch.Tensor) -> torch.Tensor:
+    """uint8 N×3×H×W → float in [-1, 1]."""
+    return images.float() / 127.5 - 1.0
+
+
+def add_lora(model, r: int = 32, alpha: int = 32, dropout: float = 0.3):
+    """peft LoRA on the language model's attention projections; only the adapters train."""
+    try:
+        import peft
+    except ImportError:
+        raise MuError("peft is not installed: pip install peft") from None
+    config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
+                             target_modules=r"model\.language_model\..*\.(q_proj|k_proj|v_proj|o_proj)")
+    return peft.get_peft_model(model, config)
