@@ -20,25 +20,33 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .errors import ConfigError
-from .paths import cache_dir
+from .paths import cache_dir, expand_path
 
 
 def sha256_file(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def resolve_ids_file(spec: str | None, *, base: Path, source: str) -> Path:
+def check_ids_spec(spec: str | None, *, base: Path, source: str) -> Path | None:
+    """What can be checked without network: a local file exists (its path is returned), a URL is
+    pinned by ``#sha256=`` (``None`` is returned)."""
     if not spec:
         raise ConfigError(source, "forget.ids_file", "not set")
     if "://" not in spec:
-        p = Path(os.path.expandvars(os.path.expanduser(spec)))
-        p = p if p.is_absolute() else base / p
+        p = expand_path(spec, base)
         if not p.exists():
             raise ConfigError(source, "forget.ids_file", f"file '{p}' does not exist")
         return p
-    url, _, fragment = spec.partition("#")
-    if not fragment.startswith("sha256="):
+    if not spec.partition("#")[2].startswith("sha256="):
         raise ConfigError(source, "forget.ids_file", "a URL must end in '#sha256=<hex digest>'")
+    return None
+
+
+def resolve_ids_file(spec: str | None, *, base: Path, source: str) -> Path:
+    local = check_ids_spec(spec, base=base, source=source)
+    if local is not None:
+        return local
+    url, _, fragment = spec.partition("#")  # type: ignore[union-attr]
     want = fragment[len("sha256="):].lower()
     parts = url.rstrip("/").rsplit("/", 2)
     name = parts[-1]

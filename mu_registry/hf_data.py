@@ -7,7 +7,6 @@ Used when a task YAML sets ``dataset.path``. With network, ``path`` is a Hub id
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 
 from .data import Split
 from .errors import ConfigError, MuError
+from .paths import expand_path
 from .task_config import ColumnsConfig, DatasetConfig
 
 
@@ -27,7 +27,7 @@ def _column(values: list[Any]) -> Any:
 def has_torchcodec() -> bool:
     """Whether ``datasets`` can decode audio/video itself (torchcodec does not load beside CPU torch)."""
     try:
-        import torchcodec  # noqa: F401
+        import torchcodec  # noqa: F401  (only whether it loads)
     except Exception:  # ImportError, or its native library failing to load
         return False
     return True
@@ -77,10 +77,7 @@ def _read_column(d: Any, name: str, *, source: str, num_frames: int) -> Any:
 
 
 def _local(path: str, base: Path) -> str:
-    if "://" in path:
-        return path
-    p = Path(os.path.expandvars(os.path.expanduser(path)))
-    return str(p if p.is_absolute() else base / p)
+    return path if "://" in path else str(expand_path(path, base))
 
 
 def resolve_data_files(data_files: Any, base: Path) -> Any:

@@ -6,6 +6,12 @@ import os
 from pathlib import Path
 
 
+def expand_path(path: str | Path, base: Path | None = None) -> Path:
+    """``path`` with ``~`` and ``$VARS`` expanded; a relative path is taken from ``base`` when given."""
+    p = Path(os.path.expandvars(os.path.expanduser(str(path))))
+    return p if p.is_absolute() or base is None else base / p
+
+
 def cache_dir() -> Path:
     """``$MU_CACHE_DIR``, else ``$XDG_CACHE_HOME/mu_registry``, else ``~/.cache/mu_registry``."""
     env = os.environ.get("MU_CACHE_DIR")

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import copy
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, MuError, UnknownNameError
+from .forget_ids import check_ids_spec
 from .registry import Registry
 from .task_config import (
     GroupConfig,
@@ -169,13 +169,8 @@ class TaskIndex:
             self.registry.method(method, context=f"{src}: methods")
         for i, method in enumerate(cfg.default_methods):
             self.registry.method(method, context=f"{src}: default_methods[{i}]")
-        ids_file = cfg.forget.ids_file_for_ratio() if cfg.forget.strategy == "ids" else None
-        if ids_file and "://" not in ids_file:
-            p = Path(os.path.expandvars(os.path.expanduser(ids_file)))
-            if not (p if p.is_absolute() else loaded.path.parent / p).exists():
-                raise ConfigError(src, "forget.ids_file", f"file '{ids_file}' does not exist")
-        elif ids_file and "#sha256=" not in ids_file:
-            raise ConfigError(src, "forget.ids_file", "a URL must end in '#sha256=<hex digest>'")
+        if cfg.forget.strategy == "ids":
+            check_ids_spec(cfg.forget.ids_file_for_ratio(), base=loaded.path.parent, source=src)
 
 
 def _yaml_files(root: Path) -> list[Path]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from mu_registry import MuError, Split
+from mu_registry.paths import expand_path
 
 COLUMNS = ("qa_id", "question", "answer", "image_path", "entity_class", "entity", "has_image")
 
@@ -65,8 +66,9 @@ def _split(name: str, rows: list[dict[str, Any]]) -> Split:
 def mlubench_release(root: str | None = None, tasks: list[str] | None = None) -> dict[str, Split]:
     """Splits ``task<X>_forget`` / ``task<X>_retain`` for each request X (A..D by default, in that order)
     and ``entities`` (every entity's QA with paraphrase variants)."""
-    base = Path(os.path.expandvars(os.path.expanduser(root or os.environ.get("MLUBENCH_DIR", ""))))
-    if not str(base) or not base.exists():
+    given = root or os.environ.get("MLUBENCH_DIR", "")
+    base = expand_path(given)
+    if not given or not base.exists():
         raise MuError(f"MLUBench release folder {str(base)!r} not found; set dataset.builder_args.root or $MLUBENCH_DIR")
     out: dict[str, Split] = {}
     for task in tasks or ["A", "B", "C", "D"]:
