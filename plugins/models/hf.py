@@ -15,7 +15,7 @@ materialised at the model's input size.
 from __future__ import annotations
 
 import io
-import os
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mu_registry import EncodedSplit, Model, MuError, Split, TaskSpec
+from mu_registry.paths import expand_path
 
 from .byte_tokenizer import SPECIALS, byte_tokenizer, word_hash_encode
 
@@ -37,6 +38,13 @@ def _transformers():
     return transformers
 
 
+@lru_cache(maxsize=8)
+def _pretrained_preprocessor(kind: str, name: str):
+    """A tokenizer or image processor, loaded once per run however often splits are encoded or
+    models built (original, retrain, every method's fresh copy)."""
+    return getattr(_transformers(), kind).from_pretrained(name)
+
+
 def offline_vocab_size(args: dict[str, Any]) -> int:
     if args.get("tokenizer", "word_hash") == "bytes":
         return len(byte_tokenizer())
@@ -46,7 +54,7 @@ def offline_vocab_size(args: dict[str, Any]) -> int:
 def tokenize(args: dict[str, Any], texts: list[str], max_length: int) -> dict[str, torch.Tensor]:
     """input_ids and attention_mask: the pretrained model's tokenizer, or one built in code."""
     if args.get("pretrained"):
-        tok = _transformers().AutoTokenizer.from_pretrained(args["pretrained"])
+        tok = _pretrained_preprocessor("AutoTokenizer", args["pretrained"])
     elif args.get("tokenizer", "word_hash") == "bytes":
         tok = byte_tokenizer()
     else:
@@ -93,7 +101,7 @@ class HFClassifier(Model):
     def _processor(self, kind: str = "AutoImageProcessor"):
         if not self.args.get("pretrained"):
             return None
-        return getattr(_transformers(), kind).from_pretrained(self.args["pretrained"])
+        return _pretrained_preprocessor(kind, self.args["pretrained"])
 
 
 # ------------------------------------------------------------------ images
@@ -101,8 +109,7 @@ def _as_pil(item: Any, root: str | None):
     from PIL import Image
 
     if isinstance(item, (str, Path)):
-        path = Path(item)
-        base = Path(os.path.expandvars(os.path.expanduser(root))) if root else None
+        path, base = Path(item), expand_path(root) if root else None
         return Image.open(path if path.is_absolute() or base is None else base / path)
     if isinstance(item, dict) and ("bytes" in item or "path" in item):  # an undecoded datasets Image cell
         return Image.open(io.BytesIO(item["bytes"])) if item.get("bytes") else Image.open(item["path"])
@@ -291,7 +298,7 @@ class HFViltPairClassifier(_PixelsMixin, HFClassifier):
         tf = _transformers()
         torch.manual_seed(seed)
         if self.args.get("pretrained"):
-            self._cached_processor = tf.ViltImageProcessor.from_pretrained(self.args["pretrained"])
+            self._cached_processor = _pretrained_preprocessor("ViltImageProcessor", self.args["pretrained"])
             return tf.ViltForImagesAndTextClassification.from_pretrained(
                 self.args["pretrained"], num_labels=spec.num_classes, ignore_mismatched_sizes=True)
         self._cached_processor = None
