@@ -17,6 +17,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from .results import ORIGINAL_ROW, RETRAIN_ROW, model_records
+
 SETS = ("forget", "retain", "test")
 
 
@@ -31,8 +33,7 @@ def _series(task: dict[str, Any]) -> dict[str, list[list[dict[str, Any]]]]:
     """model name -> per seed, its request records (original and retrain first)."""
     out: dict[str, list[list[dict[str, Any]]]] = {}
     for seed in task.get("seeds", {}).values():
-        for name, rec in [("[original]", seed.get("original")), ("[retrain]", seed.get("retrain")),
-                          *seed.get("methods", {}).items()]:
+        for name, rec in model_records(seed):
             if rec and rec.get("status") != "not_applicable" and rec.get("requests"):
                 out.setdefault(name, []).append([r for r in rec["requests"] if r])
     return out
@@ -74,9 +75,9 @@ def plot_task(name: str, task: dict[str, Any], out_dir: Path) -> list[Path]:
         stats = [_mean_std([_accuracy(reqs[-1], set_name) for reqs in series[m]]) for m in models]
         ys = range(len(models))
         ax.barh(list(ys), [s[0] if s else 0 for s in stats], xerr=[s[1] if s else 0 for s in stats],
-                color=["#888888" if m == "[original]" else "#4c72b0" if m in ("[retrain]", "retrain") else "#dd8452"
+                color=["#888888" if m == ORIGINAL_ROW else "#4c72b0" if m in (RETRAIN_ROW, "retrain") else "#dd8452"
                        for m in models])
-        ref = stats[models.index("[retrain]")] if "[retrain]" in models else None
+        ref = stats[models.index(RETRAIN_ROW)] if RETRAIN_ROW in models else None
         if ref:
             ax.axvline(ref[0], color="#4c72b0", linestyle="--", linewidth=1)
         ax.set_title(f"{set_name} accuracy")
@@ -99,7 +100,7 @@ def plot_task(name: str, task: dict[str, Any], out_dir: Path) -> list[Path]:
                 for i in range(n_requests):
                     st = _mean_std([_accuracy(reqs[i] if i < len(reqs) else None, set_name) for reqs in series[m]])
                     points.append(st[0] if st else float("nan"))
-                style = "--" if m in ("[original]", "[retrain]") else "-"
+                style = "--" if m in (ORIGINAL_ROW, RETRAIN_ROW) else "-"
                 ax.plot(range(1, n_requests + 1), points, style, marker="o", label=m)
             ax.set_title(f"{set_name} accuracy")
             ax.set_xlabel("after request")

@@ -40,15 +40,19 @@ def _value(metrics: dict[str, Any], col: tuple[str, str | None]) -> float | None
     return v.get(col[1]) if isinstance(v, dict) else None
 
 
+def model_records(seed_rec: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None]]:
+    """(row name, record) for one seed: the original, the retrain reference, then each method."""
+    return [(ORIGINAL_ROW, seed_rec.get("original")), (RETRAIN_ROW, seed_rec.get("retrain")),
+            *seed_rec.get("methods", {}).items()]
+
+
 def task_rows(task: dict[str, Any]) -> tuple[list[tuple[str, str | None]], list[list[str]]]:
     """Columns and rows (original, retrain, methods) for the final request, seeds aggregated."""
     seeds = task.get("seeds", {})
     rows: dict[str, dict[str, list]] = {}
     columns: list[tuple[str, str | None]] = []
     for seed_rec in seeds.values():
-        named = [(ORIGINAL_ROW, seed_rec.get("original")), (RETRAIN_ROW, seed_rec.get("retrain"))]
-        named += list(seed_rec.get("methods", {}).items())
-        for name, rec in named:
+        for name, rec in model_records(seed_rec):
             if not rec:
                 continue
             reqs = [r for r in rec.get("requests", []) if r]
