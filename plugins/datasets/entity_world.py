@@ -57,7 +57,6 @@ def _motif(class_index: int, size: int) -> np.ndarray:
 
 
 def _image(motif: np.ndarray, fg: np.ndarray, bg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    size = motif.shape[0]
     shifted = np.roll(motif, shift=tuple(rng.integers(-2, 3, size=2)), axis=(0, 1))
     if rng.random() < 0.5:
         shifted = shifted[:, ::-1]
