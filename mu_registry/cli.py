@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="continue an interrupted run in RUN_DIR with its recorded configuration")
 
     ls = sub.add_parser("list", help="list registered tasks, groups, methods, models, metrics or datasets")
-    ls.add_argument("kind", choices=["tasks", "groups", "methods", "models", "metrics", "datasets"])
+    ls.add_argument("kind", choices=["tasks", "groups", "methods", "models", "metrics", "datasets", "judges", "routers"])
     ls.add_argument("--include-path", action="append", default=[])
 
     sub.add_parser("plugins", help="show each plugin, its version and what it registered")

@@ -1,4 +1,4 @@
-"""The plugin contract: four small hooks, each handed a ``register`` callback.
+"""The plugin contract: small hooks, each handed a ``register`` callback.
 
 A plugin is any module (or object) with functions decorated by
 ``mu_registry.hookimpl`` and exposed through the ``mu_registry`` entry-point
@@ -56,3 +56,14 @@ def mu_register_datasets(register: Callable[[str, Callable[..., Any]], None]) ->
     that a task YAML names under ``dataset.builder``; it is how offline or
     generated data sources are plugged in (see :mod:`mu_registry.data`).
     """
+
+
+@hookspec
+def mu_register_judges(register: Callable[[str, Callable[..., Any]], None]) -> None:
+    """Register answer judges for generative tasks: ``register(name, factory)``; ``factory(**args)``
+    returns a :class:`mu_registry.judge.Judge` (see there)."""
+
+
+@hookspec
+def mu_register_routers(register: Callable[[str, type], None]) -> None:
+    """Register LUMoE routers: ``register(name, RouterSubclass)`` (see :mod:`mu_registry.routing`)."""

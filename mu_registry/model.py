@@ -32,6 +32,9 @@ class TaskSpec:
     input_columns: list[str]
     label_column: str
     input_shapes: dict[str, tuple[int, ...]]
+    #: generative tasks: the column naming the entity a row is about, and the probe's form column
+    unit_column: str | None = None
+    form_column: str | None = None
 
 
 @dataclass

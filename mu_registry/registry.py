@@ -22,8 +22,9 @@ from .errors import DuplicateNameError, MuError, UnknownNameError
 
 log = logging.getLogger("mu_registry")
 
-KINDS = ("methods", "models", "metrics", "datasets", "tasks")
-_SINGULAR = {"methods": "method", "models": "model", "metrics": "metric", "datasets": "dataset builder", "tasks": "task path"}
+KINDS = ("methods", "models", "metrics", "datasets", "judges", "routers", "tasks")
+_SINGULAR = {"methods": "method", "models": "model", "metrics": "metric", "datasets": "dataset builder",
+            "judges": "judge", "routers": "router", "tasks": "task path"}
 
 
 @dataclass
@@ -175,6 +176,12 @@ class Registry:
 
     def dataset(self, name: str, context: str | None = None) -> Callable[..., Any]:
         return self.entry("datasets", name, context).obj
+
+    def judge(self, name: str, context: str | None = None) -> Callable[..., Any]:
+        return self.entry("judges", name, context).obj
+
+    def router(self, name: str, context: str | None = None) -> type:
+        return self.entry("routers", name, context).obj
 
 
 _default: Registry | None = None

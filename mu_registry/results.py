@@ -113,7 +113,10 @@ def _group_line(groups: list[str], widths: list[int]) -> str:
 
 
 def render_tables(results: dict[str, Any]) -> str:
-    parts = [render_task(name, task) for name, task in results.get("tasks", {}).items()]
+    from .lifelong_results import render_generation_task
+
+    parts = [render_generation_task(name, task) if task.get("task_type") == "generation" else render_task(name, task)
+             for name, task in results.get("tasks", {}).items()]
     note = ("[original] and [retrain] are the reference models. "
             "time_s: training time for original and retrain (from when it was trained, if cached), "
             "unlearning time for methods. Metrics are for the last request; ± is the std over seeds.")

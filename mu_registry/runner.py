@@ -173,6 +173,11 @@ class Runner:
 
     def _run_task(self, loaded: LoadedTask, methods: list[str], seed: int) -> None:
         cfg = loaded.config
+        if cfg.task_type == "generation":
+            from .lifelong import LifelongRun
+
+            LifelongRun(self, loaded, methods, seed).run()
+            return
         data = build_task(loaded, self.registry, limit=self.config.limit)
         model_name = self.config.model or cfg.model.name
         adapter: Model = self.registry.model(model_name)(**(cfg.model.args if not self.config.model else {}))

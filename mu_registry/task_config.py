@@ -71,9 +71,6 @@ class DatasetConfig(_Strict):
     def _one_source(self) -> DatasetConfig:
         if (self.builder is None) == (self.path is None):
             raise ValueError("give exactly one of 'builder' (a local builder) or 'path' (a Hugging Face dataset)")
-        for role in ("train", "test"):
-            if role not in self.splits:
-                raise ValueError(f"splits must map '{role}'")
         if self.extra_sources and self.path is None:
             raise ValueError("extra_sources needs a Hugging Face dataset ('path'), not a builder")
         clash = set(self.extra_sources) & set(self.splits)
@@ -85,6 +82,10 @@ class DatasetConfig(_Strict):
 class ColumnsConfig(_Strict):
     inputs: list[str] = Field(min_length=1)
     label: str
+    #: generative tasks: the column naming the entity a row is about (what a request forgets)
+    unit: str | None = None
+    #: generative tasks: the probe's form column (``multimodal`` / ``text``), reported separately
+    form: str | None = None
 
 
 class ForgetConfig(_Strict):
@@ -146,13 +147,66 @@ class ModelConfig(_Strict):
     name: str
     args: dict[str, Any] = Field(default_factory=dict)
     train: TrainConfig = Field(default_factory=TrainConfig)
+    #: generative tasks with ``lifelong.phase_column``: a second stage on the ``finetune`` phase's rows
+    #: (PULSE's fine-tuned knowledge), trained as a LoRA adapter and merged into the weights
+    finetune: TrainConfig | None = None
+
+
+class RequestSplitConfig(_Strict):
+    """One request of a benchmark that publishes its requests as splits (MLUBench's Task A..D)."""
+
+    name: str
+    forget: str
+    retain: str
+
+
+class LifelongConfig(_Strict):
+    """A stream of unlearning requests over the entities (``columns.unit``) of a generative task.
+
+    Either ``request_splits`` names each request's forget and retain splits as the benchmark
+    publishes them, or the requests are drawn from the training split: ``requests`` requests of
+    ``forget_units`` entities each, every request with ``retain_units`` entities of its own to keep;
+    the entities left over are the ``general`` set (knowledge no method sees during unlearning).
+    """
+
+    requests: int = Field(default=4, ge=1)
+    forget_units: int = Field(default=3, ge=1)
+    retain_units: int = Field(default=3, ge=0)
+    request_splits: list[RequestSplitConfig] = Field(default_factory=list)
+    #: request names in the order they arrive (default: as listed; generated requests are 0, 1, ...)
+    order: list[str] | None = None
+    #: only entities whose row has these column values may be forgotten ({phase: finetune})
+    forget_filter: dict[str, str] = Field(default_factory=dict)
+    #: the split holding paraphrased probes of the same facts (generality); rows of the forget entities
+    paraphrase_split: str | None = None
+    #: column that says whether a row was learned in ``pretrain`` or ``finetune``
+    phase_column: str | None = None
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _order(self) -> LifelongConfig:
+        names = [r.name for r in self.request_splits] or [str(i) for i in range(self.requests)]
+        if self.order is not None:
+            unknown = [o for o in self.order if o not in names]
+            if unknown:
+                raise ValueError(f"order names unknown request '{unknown[0]}' (requests: {', '.join(names)})")
+        return self
+
+
+class GenerationConfig(_Strict):
+    """How a generative task is evaluated after every request."""
+
+    max_new_tokens: int = Field(default=32, ge=1)
+    #: judge plugin scoring answers with MLUBench's 0/1/2 rubric (``rule``: deterministic, offline)
+    judge: str = "rule"
+    judge_args: dict[str, Any] = Field(default_factory=dict)
 
 
 class TaskConfig(_Strict):
     task: str
     description: str = ""
     version: int | str = 1
-    task_type: Literal["classification"] = "classification"
+    task_type: Literal["classification", "generation"] = "classification"
     dataset: DatasetConfig
     columns: ColumnsConfig
     modality: Literal[MODALITIES]  # type: ignore[valid-type]
@@ -168,6 +222,24 @@ class TaskConfig(_Strict):
     metrics: list[str] = Field(default_factory=lambda: ["accuracy", "gap_to_retrain"])
     #: evaluation batch size
     eval_batch_size: int = Field(default=512, ge=1)
+    #: generative tasks: the request stream and how answers are generated and judged
+    lifelong: LifelongConfig | None = None
+    generation: GenerationConfig = Field(default_factory=GenerationConfig)
+
+    @model_validator(mode="after")
+    def _generation_keys(self) -> TaskConfig:
+        if self.task_type == "classification":
+            for role in ("train", "test"):
+                if role not in self.dataset.splits:
+                    raise ValueError(f"dataset.splits must map '{role}'")
+        if self.task_type == "generation":
+            if self.lifelong is None:
+                raise ValueError("a generation task needs a 'lifelong' block (its unlearning requests)")
+            if self.columns.unit is None:
+                raise ValueError("a generation task needs columns.unit (the entity a row is about)")
+        elif self.lifelong is not None:
+            raise ValueError("'lifelong' applies to task_type: generation only")
+        return self
 
 
 class GroupConfig(_Strict):

@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from mu_registry_plugins.methods import llm_losses as L
+from mu_registry import llm_losses as L
 
 transformers = pytest.importorskip("transformers")
 

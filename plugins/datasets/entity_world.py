@@ -66,9 +66,9 @@ def _image(motif: np.ndarray, fg: np.ndarray, bg: np.ndarray, rng: np.random.Gen
 
 
 def entity_world(entities: int = 127, images_per_entity: int = 3, image_size: int = 16, paraphrases: int = 4,
-                 finetune_fraction: float = 0.5, seed: int = 0) -> dict[str, Split]:
-    """Splits ``train`` (paraphrase 0 of every probe: the knowledge as taught) and ``test`` (the other
-    paraphrases: does forgetting generalise?).
+                 finetune_fraction: float = 0.5, train_paraphrases: int = 1, seed: int = 0) -> dict[str, Split]:
+    """Splits ``train`` (the first ``train_paraphrases`` paraphrases of every probe: the knowledge as
+    taught) and ``test`` (the other paraphrases: does forgetting generalise?).
 
     Columns: ``entity``, ``entity_class``, ``class_index``, ``image`` (uint8 3×S×S), ``image_index``,
     ``question``, ``answer``, ``attribute``, ``form`` (``multimodal`` | ``text``), ``phase``
@@ -78,6 +78,8 @@ def entity_world(entities: int = 127, images_per_entity: int = 3, image_size: in
         raise MuError(f"entity_world: entities must be at least {len(CLASSES)} (one per class), got {entities}")
     if not 2 <= paraphrases <= 4:
         raise MuError(f"entity_world: paraphrases must be 2-4, got {paraphrases}")
+    if not 1 <= train_paraphrases < paraphrases:
+        raise MuError(f"entity_world: train_paraphrases must be 1-{paraphrases - 1}, got {train_paraphrases}")
     rng = np.random.default_rng(seed)
     names: set[str] = set()
     rows: dict[str, list] = {k: [] for k in ("entity", "entity_class", "class_index", "image", "image_index",
@@ -118,7 +120,7 @@ def entity_world(entities: int = 127, images_per_entity: int = 3, image_size: in
                 else v) for k, v in rows.items()}
     para = cols["paraphrase"]
     out = {}
-    for split, keep in (("train", para == 0), ("test", para > 0)):
+    for split, keep in (("train", para < train_paraphrases), ("test", para >= train_paraphrases)):
         idx = np.flatnonzero(keep)
         out[split] = Split(split, {k: (v[idx] if isinstance(v, np.ndarray) else [v[i] for i in idx])
                                    for k, v in cols.items()}, idx.astype(np.int64))

@@ -16,3 +16,11 @@ def mu_register_metrics(register):
     register("mia", mia)
     register("zrf", zrf)
     register("mubench_overall", mubench_overall)
+
+
+@hookimpl
+def mu_register_judges(register):
+    from mu_registry.judge import OpenAICompatibleJudge, RuleJudge
+
+    register("rule", RuleJudge)
+    register("openai_compatible", OpenAICompatibleJudge)

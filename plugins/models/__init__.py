@@ -5,6 +5,7 @@ from mu_registry import hookimpl
 from .hf import HFAudioClassifier, HFImageClassifier, HFTextClassifier, HFVideoClassifier, HFViltPairClassifier
 from .mlp import MLPClassifier
 from .small_cnn import SmallCNN
+from .tiny_llava import TinyLlava
 
 
 @hookimpl
@@ -16,3 +17,4 @@ def mu_register_models(register):
     register("hf_audio", HFAudioClassifier)
     register("hf_video", HFVideoClassifier)
     register("hf_vilt_pair", HFViltPairClassifier)
+    register("tiny_llava", TinyLlava)

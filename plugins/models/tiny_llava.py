@@ -1,12 +1,11 @@
-"""A LLaVA-style vision-language model small enough to train in tests, and its QA encoding
-(groundwork for issue 4).
+"""A LLaVA-style vision-language model small enough to train in tests: the ``tiny_llava`` model plugin.
 
 ``build_tiny_llava`` makes a transformers ``LlavaForConditionalGeneration`` from a config: a CLIP
 vision tower, LLaVA's projector and a Llama language model. Text goes through a byte-level
 tokenizer built in code (``VLMTokens``), so nothing is downloaded. ``encode_qa`` lays out one
 question/answer turn the way LLaVA-1.5's conversation template does (``USER: <image>\\n<question>
 ASSISTANT: <answer>``) with one image placeholder per image patch, and labels only the answer
-tokens, which is what every loss in ``mu_registry_plugins.methods.llm_losses`` expects.
+tokens, which is what every loss in ``mu_registry.llm_losses`` expects.
 ``add_lora`` wraps the model with peft LoRA on the language model's attention projections, with
 MLUBench's settings as defaults (r=32, alpha=32, dropout 0.3).
 """
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 import torch
 
 from mu_registry import MuError
+from mu_registry.generative import GenerativeModel
 
 IGNORE = -100
 
@@ -76,11 +76,16 @@ def image_token_count(model) -> int:
     return (vision.image_size // vision.patch_size) ** 2
 
 
+def prompt_ids(question: str, *, image_tokens: int) -> list[int]:
+    """``USER: <image>\n<question> ASSISTANT: `` with one placeholder per patch (none for text-only)."""
+    prompt = [TOKENS.bos] + TOKENS.encode("USER: ") + [TOKENS.image] * image_tokens
+    return prompt + TOKENS.encode(("\n" if image_tokens else "") + question + " ASSISTANT: ")
+
+
 def encode_qa(question: str, answer: str, *, image_tokens: int) -> tuple[list[int], list[int]]:
     """(input_ids, labels) for one turn; ``image_tokens`` 0 for a text-only probe. Only the answer
     (and its end token) is labelled."""
-    prompt = [TOKENS.bos] + TOKENS.encode("USER: ") + [TOKENS.image] * image_tokens
-    prompt += TOKENS.encode(("\n" if image_tokens else "") + question + " ASSISTANT: ")
+    prompt = prompt_ids(question, image_tokens=image_tokens)
     reply = TOKENS.encode(answer) + [TOKENS.eos]
     return prompt + reply, [IGNORE] * len(prompt) + reply
 
@@ -112,3 +117,43 @@ def add_lora(model, r: int = 32, alpha: int = 32, dropout: float = 0.3):
     config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
                              target_modules=r"model\.language_model\..*\.(q_proj|k_proj|v_proj|o_proj)")
     return peft.get_peft_model(model, config)
+
+
+class TinyLlava(GenerativeModel):
+    """A LLaVA built from a config (CLIP vision tower, projector, Llama) with the byte vocabulary.
+
+    Arguments (task YAML ``model.args``): ``image_size``, ``patch_size``, ``hidden_size``, ``layers``,
+    ``heads``, ``max_positions``. Everything is built in code: nothing is downloaded.
+    """
+
+    pad_id = TOKENS.pad
+    eos_id = TOKENS.eos
+    lora_targets = r"model\.language_model\..*\.(q_proj|k_proj|v_proj|o_proj)"
+
+    def __init__(self, image_size: int = 16, patch_size: int = 4, hidden_size: int = 64, layers: int = 2,
+                 heads: int = 2, max_positions: int = 256):
+        super().__init__(image_size=image_size, patch_size=patch_size, hidden_size=hidden_size, layers=layers,
+                         heads=heads, max_positions=max_positions)
+        self.image_tokens = (image_size // patch_size) ** 2
+
+    def build(self, spec, seed: int):
+        return build_tiny_llava(seed=seed, **self.args)
+
+    def load(self, spec, path, seed: int):
+        module = self.build(spec, seed)
+        module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        return module
+
+    def tokenize_prompt(self, question: str, has_image: bool) -> list[int]:
+        return prompt_ids(question, image_tokens=self.image_tokens if has_image else 0)
+
+    def tokenize_answer(self, text: str) -> list[int]:
+        return TOKENS.encode(text) + [TOKENS.eos]
+
+    def decode(self, ids: list[int]) -> str:
+        return TOKENS.decode(ids)
+
+    def pixel_values(self, images) -> torch.Tensor:
+        import numpy as np
+
+        return pixels(torch.as_tensor(np.stack([np.asarray(i) for i in images])))

@@ -1,6 +1,6 @@
 """Losses of the LLM / multimodal-LLM unlearning methods, as their papers state them.
 
-Groundwork for the lifelong MLLM methods (GA, GA+KLR, GradDiff, NPO, SimNPO, IdK, DPO/IdkDPO,
+Shared by the LLM unlearning methods (GA, GA+KLR, GradDiff, NPO, SimNPO, IdK, DPO/IdkDPO,
 RMU). Every function takes a causal LM's ``logits`` (batch × length × vocab) and ``labels``
 (batch × length) in the transformers convention: ``labels[t]`` is the token at position ``t``,
 predicted from position ``t-1``, and ``-100`` marks a position that is not scored (the prompt,

@@ -1,0 +1,164 @@
+"""``GenerativeModel``: the model-plugin base for generative tasks (LLMs and LLaVA-style MLLMs).
+
+A subclass says how to build (or load) the network, how to tokenize a prompt and an answer, how
+to turn raw images into ``pixel_values`` and how to decode tokens; this base does the rest the
+same way for every family: encoding a split into an :class:`~mu_registry.qa.EncodedQA`, forward
+passes, greedy generation, hidden states (for RMU), answer-only fine-tuning (how the *original*
+model learns the task's knowledge) and LoRA adapters through peft.
+"""
+
+from __future__ import annotations
+
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from torch import nn
+
+from .data import Split
+from .errors import MuError
+from .model import Model, TaskSpec
+from .qa import EncodedQA, QABatch, prompt_batches, qa_batches
+from .task_config import TrainConfig
+
+
+def require_peft():
+    try:
+        import peft
+    except ImportError:
+        raise MuError("peft is not installed: pip install 'mu-registry[hf]'") from None
+    return peft
+
+
+class GenerativeModel(Model):
+    task_types: ClassVar[frozenset[str]] = frozenset({"generation"})
+    pad_id: int = 0
+    eos_id: int = 2
+    #: peft ``target_modules`` for LoRA (a regex over module names, or a list of names)
+    lora_targets: ClassVar[str | list[str]] = r".*\.(q_proj|k_proj|v_proj|o_proj)"
+
+    # ------------------------------------------------------------ family-specific
+    @abstractmethod
+    def build(self, spec: TaskSpec, seed: int) -> nn.Module:
+        """The network (built from a config, or loaded with ``from_pretrained``)."""
+
+    @abstractmethod
+    def tokenize_prompt(self, question: str, has_image: bool) -> list[int]:
+        """Token ids of one user turn up to where the answer starts (image placeholders included)."""
+
+    @abstractmethod
+    def tokenize_answer(self, text: str) -> list[int]:
+        """Token ids of an answer, end-of-turn token included."""
+
+    @abstractmethod
+    def decode(self, ids: list[int]) -> str:
+        """Text of generated token ids (special tokens dropped)."""
+
+    def pixel_values(self, images: list[Any]) -> torch.Tensor:
+        raise MuError(f"model {type(self).__name__} takes no images")
+
+    # ------------------------------------------------------------ shared
+    def encode(self, split: Split, spec: TaskSpec) -> EncodedQA:  # type: ignore[override]
+        cols = split.columns
+        q_col, a_col = spec.input_columns[0], spec.label_column
+        image_col = spec.input_columns[1] if len(spec.input_columns) > 1 else None
+        images: list[Any] = [None] * len(split)
+        if image_col is not None:
+            raw = cols[image_col]
+            flags = cols.get("has_image")
+            forms = cols.get(getattr(spec, "form_column", None) or "form")
+            for i in range(len(split)):
+                text_only = (flags is not None and not bool(flags[i])) or (forms is not None and forms[i] == "text")
+                images[i] = None if text_only else raw[i]
+        unit_col = getattr(spec, "unit_column", None)
+        form_col = getattr(spec, "form_column", None)
+        units = [str(u) for u in cols[unit_col]] if unit_col else [""] * len(split)
+        forms = ([str(f) for f in cols[form_col]] if form_col
+                 else ["multimodal" if img is not None else "text" for img in images])
+        questions = [str(q) for q in cols[q_col]]
+        answers = [str(a) for a in cols[a_col]]
+        return EncodedQA(split.name, [self.tokenize_prompt(q, img is not None) for q, img in zip(questions, images)],
+                         [self.tokenize_answer(a) for a in answers], answers, questions, images, units, forms,
+                         np.asarray(split.ids, dtype=np.int64))
+
+    def batches(self, data: EncodedQA, batch_size: int, *, shuffle: bool = False,
+                generator: torch.Generator | None = None, device: torch.device | None = None):
+        return qa_batches(data, batch_size, pad_id=self.pad_id, pixels=self.pixel_values, shuffle=shuffle,
+                          generator=generator, device=device)
+
+    def forward(self, module: nn.Module, batch: QABatch) -> torch.Tensor:  # type: ignore[override]
+        kwargs = {"pixel_values": batch.pixel_values} if batch.pixel_values is not None else {}
+        return module(input_ids=batch.input_ids, attention_mask=batch.attention_mask, **kwargs).logits
+
+    def hidden_states(self, module: nn.Module, batch: QABatch, layer: int) -> torch.Tensor:
+        """The language model's residual stream after decoder layer ``layer`` (batch × length × width)."""
+        kwargs = {"pixel_values": batch.pixel_values} if batch.pixel_values is not None else {}
+        out = module(input_ids=batch.input_ids, attention_mask=batch.attention_mask, output_hidden_states=True,
+                     **kwargs)
+        return out.hidden_states[layer + 1]
+
+    @torch.inference_mode()
+    def generate(self, module: nn.Module, data: EncodedQA, *, max_new_tokens: int, batch_size: int,
+                 device: torch.device) -> list[str]:
+        """Greedy answers for every prompt of ``data`` (left-padded batches, KV cache)."""
+        out: list[str] = [""] * len(data)
+        for batch in prompt_batches(data, batch_size, pad_id=self.pad_id, pixels=self.pixel_values, device=device):
+            kwargs = {"pixel_values": batch.pixel_values} if batch.pixel_values is not None else {}
+            seqs = module.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                   max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=self.pad_id,
+                                   eos_token_id=self.eos_id, **kwargs)
+            new = seqs[:, batch.input_ids.shape[1]:].cpu().tolist()
+            for row, ids in zip(batch.positions, new):
+                if self.eos_id in ids:
+                    ids = ids[:ids.index(self.eos_id)]
+                out[int(row)] = self.decode(ids).strip()
+        return out
+
+    def fit(self, module: nn.Module, data: EncodedQA, train: TrainConfig, *, seed: int,  # type: ignore[override]
+            device: torch.device, desc: str = "train") -> nn.Module:
+        """Answer-only next-token training (teaching the task's facts to the original model)."""
+        from .llm_losses import answer_nll
+        from .progress import progress
+        from .training import lr_schedule, make_optimizer
+
+        module.to(device).train()
+        gen = torch.Generator().manual_seed(seed)
+        params = [p for p in module.parameters() if p.requires_grad]
+        opt = make_optimizer(params, train.optimizer, train.lr, weight_decay=train.weight_decay,
+                             momentum=train.momentum)
+        steps = sum(1 for _ in self.batches(data, train.batch_size))
+        total = max(1, steps * train.epochs)
+        sched = lr_schedule(opt, total, train.warmup_ratio)
+        with progress(total=total, desc=desc, unit="step") as bar:
+            for _ in range(train.epochs):
+                for batch in self.batches(data, train.batch_size, shuffle=True, generator=gen, device=device):
+                    loss = answer_nll(self.forward(module, batch), batch.labels)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                    bar.update(1)
+        module.eval()
+        return module
+
+    def add_lora(self, module: nn.Module, name: str = "default", *, r: int = 32, alpha: int = 32,
+                 dropout: float = 0.3) -> nn.Module:
+        """A LoRA adapter ``name`` on the language model's attention projections (peft); the first call
+        wraps ``module`` in a ``PeftModel``, later calls add further adapters to it. The new adapter is
+        made active; the base weights stay frozen."""
+        peft = require_peft()
+        config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=self.lora_targets)
+        if isinstance(module, peft.PeftModel):
+            module.add_adapter(name, config)
+            module.set_adapter(name)
+            return module
+        for p in module.parameters():
+            p.requires_grad_(False)
+        return peft.get_peft_model(module, config, adapter_name=name)
+
+    def save(self, module: nn.Module, path: Path) -> None:
+        from .atomic import atomic_torch_save
+
+        atomic_torch_save(module.state_dict(), path)

@@ -1,0 +1,242 @@
+"""The lifelong protocol for generative tasks (MLUBench, PULSE).
+
+For one task and seed: teach the original model the task's knowledge (cached; PULSE's two phases
+when the task has a phase column), evaluate it, then for every method run the requests in order.
+After each request every set is evaluated again (each request's forget set, its paraphrases,
+each retain set, the general set), so the results hold MLUBench's "task X after unlearning Y"
+matrix and PULSE's curves over requests. After each request the method's trainable weights (its
+adapters) and state are checkpointed atomically with the results: a run killed at any point
+resumes at the next request and ends with the same numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .atomic import atomic_torch_save, atomic_write_text
+from .errors import MuError, NotApplicableError
+from .generative import GenerativeModel
+from .llm_method import LLMMethod, QAContext, is_peft
+from .model import TaskSpec
+from .progress import progress
+from .qa import EncodedQA
+from .qa_eval import answer_sets, grade_sets
+from .qa_task import QATaskData, build_qa_task
+from .task_index import LoadedTask
+
+if TYPE_CHECKING:
+    from .runner import Runner
+
+log = logging.getLogger("mu_registry")
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """What a checkpoint must hold: the adapters of a peft model, else every weight."""
+    state = model.state_dict()
+    if is_peft(model):
+        return {k: v.detach().cpu().clone() for k, v in state.items() if "lora_" in k}
+    return {k: v.detach().cpu().clone() for k, v in state.items()}
+
+
+class LifelongRun:
+    def __init__(self, runner: Runner, loaded: LoadedTask, methods: list[str], seed: int):
+        self.runner, self.loaded, self.methods, self.seed = runner, loaded, methods, seed
+        self.cfg = loaded.config
+        self.device = runner.device
+        reg = runner.registry
+        judge_factory = reg.judge(self.cfg.generation.judge, context=f"{loaded.path}: generation.judge")
+        try:
+            self.judge = judge_factory(**self.cfg.generation.judge_args)
+        except TypeError as exc:
+            raise MuError(f"{loaded.path}: generation.judge_args: {exc}") from None
+
+    # ------------------------------------------------------------ setup
+    def run(self) -> None:
+        cfg, loaded, runner = self.cfg, self.loaded, self.runner
+        data = build_qa_task(loaded, runner.registry)
+        model_name = runner.config.model or cfg.model.name
+        adapter = runner.registry.model(model_name)(**(cfg.model.args if not runner.config.model else {}))
+        if not isinstance(adapter, GenerativeModel):
+            raise MuError(f"{loaded.path}: model '{model_name}' is not a generative model (task_type: generation)")
+        spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=0, input_columns=cfg.columns.inputs,
+                        label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
+                        form_column=cfg.columns.form)
+        task_rec = self._task_record(data, model_name)
+        seed_rec = task_rec["seeds"].setdefault(str(self.seed), {"methods": {}})
+        sets = {name: adapter.encode(split, spec) for name, split in data.eval_sets().items()}
+        original = self._original(adapter, spec, data, model_name)
+        for p in original.module.parameters():
+            p.requires_grad_(False)
+        original.module.to(self.device).eval()
+        if "metrics" not in seed_rec.get("original", {}):
+            t0 = time.perf_counter()
+            metrics = self._evaluate(adapter, original.module, sets, None, "original", 0)
+            seed_rec["original"] = {"train_time_s": original.train_time_s, "cached": original.cached,
+                                    "cache_key": original.key, "eval_time_s": time.perf_counter() - t0,
+                                    "metrics": metrics,
+                                    "summary": summarize(metrics, data, len(data.requests) - 1)}
+            runner.save()
+        for method_name in self.methods:
+            self._run_method(adapter, spec, data, sets, original.module, method_name, seed_rec)
+
+    def _task_record(self, data: QATaskData, model_name: str) -> dict[str, Any]:
+        rec = self.runner.results["tasks"].setdefault(self.loaded.name, {})
+        rec.update({
+            "task_type": "generation",
+            "config": self.cfg.model_dump(mode="json"),
+            "source": str(self.loaded.path), "plugin": self.loaded.source, "content_hash": self.loaded.hash,
+            "data_fingerprint": data.train.fingerprint(), "model": model_name,
+            "requests": [{"index": r.index, "name": r.name, "forget_units": r.forget_units,
+                          "sizes": {"forget": len(r.forget), "retain": len(r.retain),
+                                    "paraphrase": len(r.paraphrase) if r.paraphrase is not None else 0}}
+                         for r in data.requests],
+            "sizes": {"train": len(data.train), **{k: len(v) for k, v in data.eval_sets().items()}},
+        })
+        rec.setdefault("seeds", {})
+        return rec
+
+    def _original(self, adapter: GenerativeModel, spec: TaskSpec, data: QATaskData, model_name: str):
+        cfg, runner, seed = self.cfg, self.runner, self.seed
+        parts = {"model": model_name, "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
+                 "args": cfg.model.args if not runner.config.model else {}, "train": cfg.model.train.model_dump(),
+                 "finetune": cfg.model.finetune.model_dump() if cfg.model.finetune else None,
+                 "data": data.train.fingerprint(), "phases": sorted(data.phases), "seed": seed, "kind": "original"}
+
+        def train():
+            torch.manual_seed(seed)
+            module = adapter.build(spec, seed)
+            if cfg.model.train.epochs == 0:  # a pretrained model: its knowledge is already in
+                return module
+            first = data.phases.get("pretrain", data.train) if data.phases else data.train
+            module = adapter.fit(module, adapter.encode(first, spec), cfg.model.train, seed=seed, device=self.device,
+                                 desc=f"{self.loaded.name}: original")
+            if data.phases and cfg.model.finetune is not None and len(data.phases.get("finetune", [])):
+                # PULSE's fine-tuned knowledge: a LoRA fine-tune on the finetune phase, merged
+                lora = adapter.add_lora(module, "finetune", r=32, alpha=32, dropout=0.0)
+                lora = adapter.fit(lora, adapter.encode(data.phases["finetune"], spec), cfg.model.finetune,
+                                   seed=seed, device=self.device, desc=f"{self.loaded.name}: fine-tune")
+                module = lora.merge_and_unload()
+                for p in module.parameters():
+                    p.requires_grad_(True)
+            return module
+
+        return runner.cache.get_or_train(parts, train=train, save=adapter.save,
+                                         load=lambda p: adapter.load(spec, p, seed))
+
+    # ------------------------------------------------------------ evaluation
+    def _evaluate(self, adapter: GenerativeModel, model: torch.nn.Module, sets: dict[str, EncodedQA],
+                  method: LLMMethod | None, who: str, index: int) -> dict[str, Any]:
+        gen = self.cfg.generation
+        answers = answer_sets(adapter, model, sets, route=method.route if method is not None else None,
+                              max_new_tokens=gen.max_new_tokens, batch_size=self.cfg.eval_batch_size,
+                              device=self.device)
+        self._write_answers(sets, answers, who, index)
+        return grade_sets(sets, answers, self.judge)
+
+    def _write_answers(self, sets, answers, who: str, index: int) -> None:
+        import json
+
+        lines = []
+        for name, data in sets.items():
+            got = answers[name]
+            for i in range(len(data)):
+                lines.append(json.dumps({"set": name, "id": int(data.ids[i]), "unit": data.units[i],
+                                         "form": data.forms[i], "question": data.questions[i],
+                                         "reference": data.answer_texts[i], "answer": got.answers[i],
+                                         "route": got.routes[i] if got.routes is not None else None}))
+        path = (self.runner.run_dir / "answers" / self.loaded.name / f"seed{self.seed}" / f"{who}"
+                / f"request{index}.jsonl")
+        atomic_write_text(path, "\n".join(lines) + "\n")
+
+    # ------------------------------------------------------------ methods
+    def _run_method(self, adapter: GenerativeModel, spec: TaskSpec, data: QATaskData, sets: dict[str, EncodedQA],
+                    original: torch.nn.Module, method_name: str, seed_rec: dict[str, Any]) -> None:
+        runner, cfg, loaded, seed = self.runner, self.cfg, self.loaded, self.seed
+        cls = runner.registry.method(method_name)
+        rec = seed_rec["methods"].setdefault(method_name, {"requests": [], "status": "pending"})
+        if rec["status"] in ("done", "not_applicable"):
+            return
+        if cfg.task_type not in cls.supports or not issubclass(cls, LLMMethod):
+            rec.update({"status": "not_applicable",
+                        "reason": f"supports {sorted(cls.supports)}, task is {cfg.task_type}"})
+            log.warning("method '%s' does not apply to task '%s' (%s); skipped", method_name, loaded.name,
+                        rec["reason"])
+            runner.save()
+            return
+        overrides = {**cfg.methods.get(method_name, {}), **runner.config.method_args.get(method_name, {})}
+        method: LLMMethod = cls(cls.make_params(overrides, context=f"method '{method_name}': "))
+        rec["params"] = method.describe()
+        ckpt = runner.run_dir / "checkpoints" / loaded.name / f"seed{seed}" / f"{method_name}.pt"
+        model = copy.deepcopy(original)
+        for p in model.parameters():
+            p.requires_grad_(True)
+        start_at = len(rec["requests"])
+        torch.manual_seed(seed * 1000 + 999)  # adapter initialisation
+        if start_at:
+            if not ckpt.exists():
+                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint {ckpt} is missing")
+            state = torch.load(ckpt, map_location="cpu", weights_only=True)
+            if state["request"] != start_at - 1:
+                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint is for request "
+                              f"{state['request']}, results end at {start_at - 1}")
+            model = method.restore(model, adapter, state["method_state"])
+            missing, unexpected = model.load_state_dict(state["weights"], strict=False)
+            if unexpected:
+                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint weights do not fit "
+                              f"the model ({unexpected[0]} ...)")
+        else:
+            model = method.prepare(model, adapter)
+        model.to(self.device)
+        bar = progress(total=len(data.requests), initial=start_at, desc=f"{loaded.name}: {method_name}",
+                       unit="request")
+        for req in data.requests[start_at:]:
+            ctx = QAContext(model=model, original=original, forget=sets[f"forget_{req.name}"],
+                            retain=sets[f"retain_{req.name}"], adapter=adapter, request_index=req.index,
+                            seed=seed, device=self.device)
+            torch.manual_seed(seed * 1000 + req.index)
+            t0 = time.perf_counter()
+            try:
+                model = method.unlearn(ctx)
+            except NotApplicableError as exc:
+                rec.update({"status": "not_applicable", "reason": str(exc)})
+                runner.save()
+                bar.close()
+                return
+            elapsed = time.perf_counter() - t0
+            t1 = time.perf_counter()
+            metrics = self._evaluate(adapter, model, sets, method, method_name, req.index)
+            eval_time = time.perf_counter() - t1
+            atomic_torch_save({"request": req.index, "weights": trainable_state(model),
+                               "method_state": method.state()}, ckpt)
+            rec["requests"].append({"index": req.index, "name": req.name, "time_s": elapsed,
+                                    "eval_time_s": eval_time, "metrics": metrics,
+                                    "summary": summarize(metrics, data, req.index)})
+            rec["status"] = "done" if req.index == len(data.requests) - 1 else "running"
+            runner.save()
+            bar.update(1)
+        bar.close()
+
+
+def summarize(metrics: dict[str, Any], data: QATaskData, index: int) -> dict[str, float]:
+    """Averages after request ``index``: over the forget sets forgotten so far (and their paraphrases),
+    over every retain set, and the general set."""
+    import numpy as np
+
+    def mean(names: list[str], key: str) -> float | None:
+        vals = [metrics[n][key] for n in names if n in metrics and key in metrics[n]]
+        return float(np.mean(vals)) if vals else None
+
+    done = [r.name for r in data.requests[:index + 1]]
+    forget = [f"forget_{n}" for n in done]
+    para = [f"paraphrase_{n}" for n in done]
+    retain = [f"retain_{r.name}" for r in data.requests]
+    out = {"forget_accuracy": mean(forget, "accuracy"), "forget_quality": mean(forget, "forget_quality"),
+           "paraphrase_accuracy": mean(para, "accuracy"), "paraphrase_forget_quality": mean(para, "forget_quality"),
+           "retain_accuracy": mean(retain, "accuracy"), "retain_utility": mean(retain, "utility"),
+           "general_accuracy": mean(["general"], "accuracy"), "general_utility": mean(["general"], "utility")}
+    return {k: v for k, v in out.items() if v is not None}

@@ -1,0 +1,107 @@
+"""Evaluating a generative model on every set after a request: greedy answers, answer likelihood,
+and the judge's grades, per set and per probe form (multimodal / text-only).
+
+With a routing method (LUMoE) each row is answered by the adapter its route names, or by the base
+model with every adapter off; rows are grouped by route so each adapter runs batched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .generative import GenerativeModel
+from .judge import Grade, Judge
+from .llm_losses import sequence_logprob
+from .llm_method import is_peft
+from .qa import EncodedQA
+
+Route = Callable[[nn.Module, EncodedQA], "list[str | None] | None"]
+
+
+@dataclass
+class SetAnswers:
+    answers: list[str]
+    nll: np.ndarray  # token-mean NLL of the reference answer, per row
+    routes: list[str | None] | None
+
+
+def _adapter_scope(model: nn.Module, route: str | None, routed: bool):
+    if not routed:
+        return contextlib.nullcontext()
+    if route is None:
+        return model.disable_adapter() if is_peft(model) else contextlib.nullcontext()
+    model.set_adapter(route)
+    return contextlib.nullcontext()
+
+
+@torch.inference_mode()
+def answer_nll_per_row(adapter: GenerativeModel, model: nn.Module, data: EncodedQA, *, batch_size: int,
+                       device: torch.device) -> np.ndarray:
+    out = np.zeros(len(data), dtype=np.float64)
+    for batch in adapter.batches(data, batch_size, device=device):
+        lp, n = sequence_logprob(adapter.forward(model, batch), batch.labels)
+        out[batch.positions] = (-lp / n.clamp(min=1)).cpu().numpy()
+    return out
+
+
+def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, EncodedQA], *, route: Route | None,
+                max_new_tokens: int, batch_size: int, device: torch.device) -> dict[str, SetAnswers]:
+    model.eval()
+    out = {}
+    for name, data in sets.items():
+        routes = route(model, data) if route is not None else None
+        answers: list[str] = [""] * len(data)
+        nll = np.zeros(len(data))
+        groups: dict[str | None, list[int]] = {}
+        for i, r in enumerate(routes if routes is not None else [None] * len(data)):
+            groups.setdefault(r, []).append(i)
+        for r, rows in groups.items():
+            sub = data.take(rows)
+            with _adapter_scope(model, r, routes is not None):
+                got = adapter.generate(model, sub, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                       device=device)
+                scores = answer_nll_per_row(adapter, model, sub, batch_size=batch_size, device=device)
+            for k, i in enumerate(rows):
+                answers[i] = got[k]
+                nll[i] = scores[k]
+        out[name] = SetAnswers(answers, nll, routes)
+    return out
+
+
+def _summary(grades: list[Grade], nll: np.ndarray) -> dict[str, float]:
+    if not grades:
+        return {}
+    return {"accuracy": float(np.mean([g.exact for g in grades])),
+            "forget_quality": float(np.mean([g.forget for g in grades]) / 2),
+            "utility": float(np.mean([g.utility for g in grades]) / 2),
+            "rouge_l": float(np.mean([g.rouge_l for g in grades])),
+            "refusal_rate": float(np.mean([g.refusal for g in grades])),
+            "nll": float(np.mean(nll)), "n": len(grades)}
+
+
+def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge: Judge) -> dict[str, Any]:
+    """Per set: accuracy (the reference given in full), MLUBench's forget quality and utility (0-1,
+    the 0-2 rubric divided by 2), ROUGE-L F1, refusal rate, answer NLL; ``by_form`` the same per form."""
+    out: dict[str, Any] = {}
+    for name, data in sets.items():
+        got = answers[name]
+        grades = judge.grade(data.questions, data.answer_texts, got.answers)
+        rec: dict[str, Any] = _summary(grades, got.nll)
+        forms = np.asarray(data.forms)
+        by_form = {}
+        for form in sorted(set(data.forms)):
+            idx = np.flatnonzero(forms == form)
+            by_form[form] = _summary([grades[i] for i in idx], got.nll[idx])
+        if len(by_form) > 1:
+            rec["by_form"] = by_form
+        if got.routes is not None:
+            rec["routed_to_expert"] = float(np.mean([r is not None for r in got.routes])) if got.routes else 0.0
+        out[name] = rec
+    return out

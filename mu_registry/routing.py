@@ -1,0 +1,111 @@
+"""Routers for LUMoE: which LoRA expert (if any) answers a query.
+
+A router is told about each new expert (the request's forget and retain sets) and then routes
+queries: an expert's name, or ``None`` for the base model. Routers are plugins
+(``mu_register_routers``); built in:
+
+* ``oracle``: routes by the entity label of the query (an upper bound: the labels are not known
+  to a deployed model);
+* ``trained``: a logistic-regression classifier over the frozen base model's mean-pooled hidden
+  state of the prompt (image tokens included), trained on every forget set so far (one class per
+  expert) against every retain set so far (the base class).
+
+A VLM- or API-based router is a plugin with the same three methods.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .qa import EncodedQA
+
+Features = Callable[[EncodedQA], np.ndarray]
+
+
+class Router(ABC):
+    def __init__(self, **args: Any):
+        self.args = args
+
+    @abstractmethod
+    def add_expert(self, name: str, forget: EncodedQA, retain: EncodedQA, features: Features) -> None: ...
+
+    @abstractmethod
+    def route(self, data: EncodedQA, features: Features) -> list[str | None]: ...
+
+    @abstractmethod
+    def state(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def load_state(self, state: dict[str, Any]) -> None: ...
+
+
+class OracleRouter(Router):
+    """Routes a query to the expert whose forget set is about the query's entity."""
+
+    def __init__(self, **args: Any):
+        super().__init__(**args)
+        self.owner: dict[str, str] = {}
+
+    def add_expert(self, name, forget, retain, features):
+        for unit in forget.units:
+            self.owner.setdefault(unit, name)
+
+    def route(self, data, features):
+        return [self.owner.get(u) for u in data.units]
+
+    def state(self):
+        return {"owner": dict(self.owner)}
+
+    def load_state(self, state):
+        self.owner = dict(state["owner"])
+
+
+class TrainedRouter(Router):
+    """Logistic regression on frozen prompt features: expert classes vs the base model."""
+
+    BASE = "__base__"
+
+    def __init__(self, C: float = 1.0, **args: Any):
+        super().__init__(C=C, **args)
+        self.C = C
+        self.x: list[np.ndarray] = []
+        self.y: list[str] = []
+        self.clf = None
+
+    def add_expert(self, name, forget, retain, features):
+        self.x += [features(forget), features(retain)]
+        self.y += [name] * len(forget) + [self.BASE] * len(retain)
+        self._fit()
+
+    def _fit(self) -> None:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+        from sklearn.preprocessing import StandardScaler
+
+        x = np.concatenate([a for a in self.x if len(a)])
+        if len(set(self.y)) < 2:  # nothing to retain: every known query goes to the one expert
+            self.clf = None
+            return
+        self.clf = make_pipeline(StandardScaler(), LogisticRegression(C=self.C, max_iter=2000))
+        self.clf.fit(x, np.asarray(self.y))
+
+    def route(self, data, features):
+        if not len(data):
+            return []
+        if self.clf is None:
+            return [self.y[0] if self.y else None] * len(data)
+        pred = self.clf.predict(features(data))
+        return [None if p == self.BASE else str(p) for p in pred]
+
+    def state(self):
+        return {"x": [a.tolist() for a in self.x], "y": list(self.y)}
+
+    def load_state(self, state):
+        self.x = [np.asarray(a, dtype=np.float32) for a in state["x"]]
+        self.y = list(state["y"])
+        if self.y:
+            self._fit()
