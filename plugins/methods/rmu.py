@@ -20,10 +20,12 @@ from mu_registry.llm_method import LLMMethod
 
 
 def _decoder_layers(model):
-    for name, module in model.named_modules():
-        if name.endswith("layers") and isinstance(module, torch.nn.ModuleList):
-            return name, module
-    raise ValueError("RMU: no decoder layer list found in the model")
+    """The language model's decoder layers (not a vision tower's encoder layers)."""
+    found = [(name, m) for name, m in model.named_modules()
+             if name.endswith("layers") and isinstance(m, torch.nn.ModuleList) and "vision" not in name]
+    if not found:
+        raise ValueError("RMU: no decoder layer list found in the model")
+    return found[-1]
 
 
 class RMU(LLMMethod):
