@@ -25,7 +25,7 @@ import numpy as np
 from mu_registry import MuError, Split
 from mu_registry.paths import expand_path
 
-COLUMNS = ("qa_id", "question", "answer", "image_path", "entity_class", "entity", "has_image")
+COLUMNS = ("qa_id", "question", "answer", "image_path", "entity_class", "entity", "has_image", "form", "image")
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -52,34 +52,42 @@ def parse_record(rec: dict[str, Any], source: str) -> dict[str, Any]:
     if len(parts) < 4:
         raise MuError(f"{source}: record {rec.get('id', '?')!r}: image path {image!r} is not "
                       "downloaded_images/<Class>/<Entity>/<file>")
+    has_image = "<image>" in human
     return {"qa_id": str(rec.get("id", "")), "question": human.replace("<image>", "").strip(), "answer": gpt.strip(),
             "image_path": image, "entity_class": parts[-3], "entity": parts[-2].replace("_", " "),
-            "has_image": "<image>" in human}
+            "has_image": has_image, "form": "multimodal" if has_image else "text", "image": image}
 
 
-def _split(name: str, rows: list[dict[str, Any]]) -> Split:
+def _split(name: str, rows: list[dict[str, Any]], image_root: Path | None) -> Split:
     cols: dict[str, Any] = {c: [r[c] for r in rows] for c in COLUMNS}
+    if image_root is not None:  # the image column holds file paths; models read them per batch
+        cols["image"] = [str(image_root / p) for p in cols["image"]]
     cols["has_image"] = np.asarray(cols["has_image"], dtype=bool)
     return Split(name, cols, np.arange(len(rows), dtype=np.int64))
 
 
-def mlubench_release(root: str | None = None, tasks: list[str] | None = None) -> dict[str, Split]:
+def mlubench_release(root: str | None = None, tasks: list[str] | None = None,
+                     image_root: str | None = None) -> dict[str, Split]:
     """Splits ``task<X>_forget`` / ``task<X>_retain`` for each request X (A..D by default, in that order)
-    and ``entities`` (every entity's QA with paraphrase variants)."""
+    and ``entities`` (every entity's QA with paraphrase variants).
+
+    ``image_root`` is the folder holding the release's ``downloaded_images/`` (default: ``root``);
+    the ``image`` column is each row's image file there (read when a batch needs it)."""
     given = root or os.environ.get("MLUBENCH_DIR", "")
     base = expand_path(given)
     if not given or not base.exists():
         raise MuError(f"MLUBench release folder {str(base)!r} not found; set dataset.builder_args.root or $MLUBENCH_DIR")
+    images = expand_path(image_root) if image_root else base
     out: dict[str, Split] = {}
     for task in tasks or ["A", "B", "C", "D"]:
         for part in ("forget", "retain"):
             path = base / "Tasks" / f"Task{task}" / f"task{task}_{part}.json"
             out[f"task{task}_{part}"] = _split(f"task{task}_{part}", [parse_record(r, str(path))
-                                                                      for r in _records(path)])
+                                                                      for r in _records(path)], images)
     rows: list[dict[str, Any]] = []
     for path in sorted((base / "Entities").glob("variants_*_updated.json")):
         rows += [parse_record(r, str(path)) for r in _records(path)]
     if not rows:
         raise MuError(f"{base / 'Entities'}: no variants_<Entity>_updated.json files")
-    out["entities"] = _split("entities", rows)
+    out["entities"] = _split("entities", rows, images)
     return out

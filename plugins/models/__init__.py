@@ -3,6 +3,7 @@
 from mu_registry import hookimpl
 
 from .hf import HFAudioClassifier, HFImageClassifier, HFTextClassifier, HFVideoClassifier, HFViltPairClassifier
+from .hf_llava import HFLlava
 from .mlp import MLPClassifier
 from .small_cnn import SmallCNN
 from .tiny_llava import TinyLlava
@@ -18,3 +19,4 @@ def mu_register_models(register):
     register("hf_video", HFVideoClassifier)
     register("hf_vilt_pair", HFViltPairClassifier)
     register("tiny_llava", TinyLlava)
+    register("hf_llava", HFLlava)

@@ -154,6 +154,24 @@ class TinyLlava(GenerativeModel):
         return TOKENS.decode(ids)
 
     def pixel_values(self, images) -> torch.Tensor:
+        """uint8 3×S×S arrays, or image files (resized to the tower's size)."""
         import numpy as np
 
-        return pixels(torch.as_tensor(np.stack([np.asarray(i) for i in images])))
+        size = self.args["image_size"]
+        return pixels(torch.as_tensor(np.stack([read_image(i, size) if isinstance(i, str) else np.asarray(i)
+                                                for i in images])))
+
+
+def read_image(path: str, size: int):
+    """An image file as uint8 3×size×size."""
+    import numpy as np
+
+    try:
+        from PIL import Image
+    except ImportError:
+        raise MuError("pillow is not installed: pip install 'mu-registry[hf]'") from None
+    try:
+        with Image.open(path) as img:
+            return np.asarray(img.convert("RGB").resize((size, size))).transpose(2, 0, 1).copy()
+    except FileNotFoundError:
+        raise MuError(f"image file {path} not found (point dataset.builder_args.image_root at the images)") from None
