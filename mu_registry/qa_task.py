@@ -76,6 +76,7 @@ def build_qa_task(loaded: LoadedTask, registry: Registry) -> QATaskData:
         raise ConfigError(source, "lifelong.paraphrase_split", f"no split '{life.paraphrase_split}' "
                           f"(splits: {', '.join(sorted(splits))})")
 
+    variants: dict[str, Split | None] = {}
     if life.request_splits:
         requests = []
         for spec in life.request_splits:
@@ -83,9 +84,14 @@ def build_qa_task(loaded: LoadedTask, registry: Registry) -> QATaskData:
                 if role not in splits:
                     raise ConfigError(source, "lifelong.request_splits", f"request '{spec.name}' names split "
                                       f"'{role}', which the dataset does not have ({', '.join(sorted(splits))})")
-            forget = splits[spec.forget]
+            forget, retain = splits[spec.forget], splits[spec.retain]
+            para = None
+            if life.variant_column:
+                forget, para = _by_variant(forget, life.variant_column, life.seen_variants, source)
+                retain, _ = _by_variant(retain, life.variant_column, life.seen_variants, source)
             units = sorted(set(_units(forget, unit)))
-            requests.append((spec.name, forget, splits[spec.retain], units))
+            requests.append((spec.name, forget, retain, units))
+            variants[spec.name] = para
         train_parts = [r[1] for r in requests] + [r[2] for r in requests]
         train = _concat(train_parts, "train")
         touched = {u for r in requests for u in _units(r[1], unit) + _units(r[2], unit)}
@@ -130,8 +136,10 @@ def build_qa_task(loaded: LoadedTask, registry: Registry) -> QATaskData:
     out: list[QARequest] = []
     for index, name in enumerate(order):
         _, forget, retain, units = by_name[name]
-        para = None
-        if paraphrase_all is not None:
+        para = variants.get(name)
+        if para is not None:
+            para = para.take(range(len(para)), f"paraphrase_{name}")
+        elif paraphrase_all is not None:
             para = _rows_of(paraphrase_all, unit, set(units), f"paraphrase_{name}")
             if life.request_splits:  # the release's variants also hold the forget questions themselves
                 seen = set(str(q) for q in forget.columns[cfg.columns.inputs[0]])
@@ -150,6 +158,13 @@ def build_qa_task(loaded: LoadedTask, registry: Registry) -> QATaskData:
             phases[phase] = train.take(np.flatnonzero(values == phase), phase)
     del touched
     return QATaskData(train=train, requests=out, general=general, phases=phases)
+
+
+def _by_variant(split: Split, column: str, seen: list[int], source: str) -> tuple[Split, Split]:
+    if column not in split.columns:
+        raise ConfigError(source, "lifelong.variant_column", f"split '{split.name}' has no column '{column}'")
+    is_seen = np.isin(np.asarray(split.columns[column], dtype=np.int64), np.asarray(seen, dtype=np.int64))
+    return split.take(np.flatnonzero(is_seen), split.name), split.take(np.flatnonzero(~is_seen), split.name)
 
 
 def _concat(parts: list[Split], name: str) -> Split:

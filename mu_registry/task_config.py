@@ -179,6 +179,11 @@ class LifelongConfig(_Strict):
     forget_filter: dict[str, str] = Field(default_factory=dict)
     #: the split holding paraphrased probes of the same facts (generality); rows of the forget entities
     paraphrase_split: str | None = None
+    #: benchmarks that ship paraphrase variants inside each request's splits (MLUBench): the column
+    #: numbering a row's variant; rows of ``seen_variants`` are unlearned and retained, the forget
+    #: split's other variants are that request's paraphrase (generality) set
+    variant_column: str | None = None
+    seen_variants: list[int] = Field(default_factory=lambda: [0])
     #: column that says whether a row was learned in ``pretrain`` or ``finetune``
     phase_column: str | None = None
     seed: int = 0

@@ -5,6 +5,7 @@ unchanged; only $MUBENCH_DATA, and --set for what the Hub would provide)."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -277,3 +278,48 @@ def test_cifar100_schema_runs_on_an_imagefolder(tmp_path):
     seed = results["tasks"]["mubench-cifar100"]["seeds"]["0"]
     assert seed["original"]["requests"][0]["metrics"]["accuracy"]["test"] > 0.9
     assert "neggrad" in seed["methods"]
+
+
+# ----------------------------------------------------------------------------- MLUBench
+def test_mlubench_task_reads_the_release_json_into_four_requests(tmp_path, monkeypatch):
+    """The real `mlubench` task on the release's JSON in ../shared (images generated for the rows used)."""
+    pytest.importorskip("transformers")
+    from PIL import Image
+
+    from mu_registry.model import TaskSpec
+    from mu_registry.qa_task import build_qa_task
+    from mu_registry.registry import Registry
+    from mu_registry.task_index import TaskIndex
+    from mu_registry_plugins.models.tiny_llava import TinyLlava
+
+    monkeypatch.setenv("MLUBENCH_DIR", str(SHARED / "reference" / "mlubench"))
+    registry = Registry()
+    index = TaskIndex(registry, [], {"dataset.builder_args.image_root": str(tmp_path)})
+    loaded = index.load("mlubench")
+    index.check(loaded)
+    data = build_qa_task(loaded, registry)
+    assert [r.name for r in data.requests] == ["A", "B", "C", "D"]
+    # originals (variant 0) to unlearn and retain; variants 1-4 of the forget questions for generality
+    assert [(len(r.forget), len(r.retain), len(r.paraphrase)) for r in data.requests] == [
+        (546, 336, 1896), (450, 294, 1704), (516, 360, 2064), (450, 342, 1800)]
+    units = [set(r.forget_units) for r in data.requests]
+    assert all(not (units[i] & units[j]) for i in range(4) for j in range(i + 1, 4))
+    for r in data.requests:  # paraphrases are about the forgotten entities, not the forget rows themselves
+        assert set(r.paraphrase.columns["entity"]) <= set(r.forget_units)
+        assert not set(r.paraphrase.columns["qa_id"]) & set(r.forget.columns["qa_id"])
+        assert set(r.paraphrase.columns["variant"].tolist()) == {1, 2, 3, 4}
+    assert {f"forget_{n}" for n in "ABCD"} <= set(data.eval_sets())
+
+    # a tiny LLaVA reads the rows' images from image_root (generated stand-ins for the release's photos)
+    rows = data.requests[0].forget.take(range(6))
+    for path in rows.columns["image"]:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(path)
+    adapter = TinyLlava()
+    spec = TaskSpec("mlubench", "image-text", 0, ["question", "image"], "answer", {}, unit_column="entity",
+                    form_column="form")
+    enc = adapter.encode(rows, spec)
+    batch = next(adapter.batches(enc, 8))
+    assert batch.pixel_values.shape == (6, 3, 16, 16)
+    logits = adapter.forward(adapter.build(spec, 0), batch)
+    assert logits.shape[:2] == batch.input_ids.shape

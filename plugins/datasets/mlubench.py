@@ -7,6 +7,9 @@ The release holds LLaVA conversation JSON:
 * ``Tasks/Task{A..D}/task{A..D}_{forget,retain}.json``: the four lifelong requests, each with its
   forget and retain sets.
 
+Question ``n``'s paraphrase variant ``k`` has id ``k * 100000 + n`` (column ``variant``); each task's
+forget and retain files hold the originals and four variant families.
+
 Each record is ``{"id", "image": "downloaded_images/<Class>/<Entity>/<file>", "conversations":
 [{"from": "human", "value": "<image>\\n<question>"}, {"from": "gpt", "value": "<answer>"}]}``;
 class and entity come from the image path. Images are the benchmark's own download, which the user
@@ -25,7 +28,8 @@ import numpy as np
 from mu_registry import MuError, Split
 from mu_registry.paths import expand_path
 
-COLUMNS = ("qa_id", "question", "answer", "image_path", "entity_class", "entity", "has_image", "form", "image")
+COLUMNS = ("qa_id", "question", "answer", "image_path", "entity_class", "entity", "has_image", "form", "image",
+           "variant")
 
 
 def _records(path: Path) -> list[dict[str, Any]]:
@@ -55,7 +59,16 @@ def parse_record(rec: dict[str, Any], source: str) -> dict[str, Any]:
     has_image = "<image>" in human
     return {"qa_id": str(rec.get("id", "")), "question": human.replace("<image>", "").strip(), "answer": gpt.strip(),
             "image_path": image, "entity_class": parts[-3], "entity": parts[-2].replace("_", " "),
-            "has_image": has_image, "form": "multimodal" if has_image else "text", "image": image}
+            "has_image": has_image, "form": "multimodal" if has_image else "text", "image": image,
+            "variant": _variant(rec.get("id"))}
+
+
+def _variant(qa_id: Any) -> int:
+    """The release numbers paraphrase variant k of question n as k * 100000 + n (k = 0: the original)."""
+    try:
+        return int(qa_id) // 100000
+    except (TypeError, ValueError):
+        return 0
 
 
 def _split(name: str, rows: list[dict[str, Any]], image_root: Path | None) -> Split:
@@ -63,6 +76,7 @@ def _split(name: str, rows: list[dict[str, Any]], image_root: Path | None) -> Sp
     if image_root is not None:  # the image column holds file paths; models read them per batch
         cols["image"] = [str(image_root / p) for p in cols["image"]]
     cols["has_image"] = np.asarray(cols["has_image"], dtype=bool)
+    cols["variant"] = np.asarray(cols["variant"], dtype=np.int64)
     return Split(name, cols, np.arange(len(rows), dtype=np.int64))
 
 
