@@ -79,9 +79,14 @@ class GenerativeModel(Model):
                  else ["multimodal" if img is not None else "text" for img in images])
         questions = [str(q) for q in cols[q_col]]
         answers = [str(a) for a in cols[a_col]]
+        opt_col = getattr(spec, "options_column", None)
+        options = [[str(o) for o in row] for row in cols[opt_col]] if opt_col else None
+        if options is not None:
+            questions = [f"{q}\n" + "\n".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(opts))
+                         for q, opts in zip(questions, options)]
         return EncodedQA(split.name, [self.tokenize_prompt(q, img is not None) for q, img in zip(questions, images)],
                          [self.tokenize_answer(a) for a in answers], answers, questions, images, units, forms,
-                         np.asarray(split.ids, dtype=np.int64))
+                         np.asarray(split.ids, dtype=np.int64), options)
 
     def batches(self, data: EncodedQA, batch_size: int, *, shuffle: bool = False,
                 generator: torch.Generator | None = None, device: torch.device | None = None):

@@ -65,14 +65,20 @@ class LifelongRun:
             raise MuError(f"{loaded.path}: model '{model_name}' is not a generative model (task_type: generation)")
         spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=0, input_columns=cfg.columns.inputs,
                         label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
-                        form_column=cfg.columns.form)
-        task_rec = self._task_record(data, model_name)
-        seed_rec = task_rec["seeds"].setdefault(str(self.seed), {"methods": {}})
-        sets = {name: adapter.encode(split, spec) for name, split in data.eval_sets().items()}
+                        form_column=cfg.columns.form, options_column=cfg.columns.options)
         original = self._original(adapter, spec, data, model_name)
         for p in original.module.parameters():
             p.requires_grad_(False)
         original.module.to(self.device).eval()
+        known = None
+        if cfg.lifelong.select_known:
+            known = self._best_known(adapter, spec, original.module, data, cfg.lifelong.select_known)
+            data = build_qa_task(loaded, runner.registry, units=known)
+        task_rec = self._task_record(data, model_name)
+        if known is not None:
+            task_rec["known_units"] = known
+        seed_rec = task_rec["seeds"].setdefault(str(self.seed), {"methods": {}})
+        sets = {name: adapter.encode(split, spec) for name, split in data.eval_sets().items()}
         if "metrics" not in seed_rec.get("original", {}):
             t0 = time.perf_counter()
             metrics = self._evaluate(adapter, original.module, sets, None, "original", 0)
@@ -110,16 +116,17 @@ class LifelongRun:
         def train():
             torch.manual_seed(seed)
             module = adapter.build(spec, seed)
-            if cfg.model.train.epochs == 0:  # a pretrained model: its knowledge is already in
-                return module
-            first = data.phases.get("pretrain", data.train) if data.phases else data.train
-            module = adapter.fit(module, adapter.encode(first, spec), cfg.model.train, seed=seed, device=self.device,
-                                 desc=f"{self.loaded.name}: original")
-            if data.phases and cfg.model.finetune is not None and len(data.phases.get("finetune", [])):
-                # PULSE's fine-tuned knowledge: a LoRA fine-tune on the finetune phase, merged
+            if cfg.model.train.epochs > 0:  # epochs 0: a pretrained model, whose knowledge is already in
+                first = data.phases["pretrain"] if data.phases else data.train
+                module = adapter.fit(module, adapter.encode(first, spec), cfg.model.train, seed=seed,
+                                     device=self.device, desc=f"{self.loaded.name}: original")
+            later = data.phases["finetune"] if data.phases else data.train
+            if cfg.model.finetune is not None and len(later):
+                # PULSE's fine-tuned knowledge: a LoRA fine-tune (the finetune phase's rows, or every
+                # training row when the task has no phases), merged into the weights
                 lora = adapter.add_lora(module, "finetune", r=32, alpha=32, dropout=0.0)
-                lora = adapter.fit(lora, adapter.encode(data.phases["finetune"], spec), cfg.model.finetune,
-                                   seed=seed, device=self.device, desc=f"{self.loaded.name}: fine-tune")
+                lora = adapter.fit(lora, adapter.encode(later, spec), cfg.model.finetune, seed=seed,
+                                   device=self.device, desc=f"{self.loaded.name}: fine-tune")
                 module = lora.merge_and_unload()
                 for p in module.parameters():
                     p.requires_grad_(True)
@@ -128,15 +135,31 @@ class LifelongRun:
         return runner.cache.get_or_train(parts, train=train, save=adapter.save,
                                          load=lambda p: adapter.load(spec, p, seed))
 
+    def _best_known(self, adapter: GenerativeModel, spec: TaskSpec, model: torch.nn.Module, data: QATaskData,
+                    top: int) -> list[str]:
+        """The ``top`` entities whose training rows the original model answers most accurately (ties: by
+        name, so the choice is deterministic)."""
+        import numpy as np
+
+        train = {"train": adapter.encode(data.train, spec)}
+        got = answer_sets(adapter, model, train, route=None, max_new_tokens=self.cfg.generation.max_new_tokens,
+                          batch_size=self.cfg.eval_batch_size, device=self.device, mode=self.cfg.generation.mode)
+        enc = train["train"]
+        correct = np.asarray([_correct(a, r, self.judge, q, self.cfg.generation.mode)
+                              for a, r, q in zip(got["train"].answers, enc.answer_texts, enc.questions)])
+        units = np.asarray(enc.units)
+        scores = {u: float(correct[units == u].mean()) for u in dict.fromkeys(enc.units)}
+        return sorted(scores, key=lambda u: (-scores[u], u))[:top]
+
     # ------------------------------------------------------------ evaluation
     def _evaluate(self, adapter: GenerativeModel, model: torch.nn.Module, sets: dict[str, EncodedQA],
                   method: LLMMethod | None, who: str, index: int) -> dict[str, Any]:
         gen = self.cfg.generation
         answers = answer_sets(adapter, model, sets, route=method.route if method is not None else None,
                               max_new_tokens=gen.max_new_tokens, batch_size=self.cfg.eval_batch_size,
-                              device=self.device)
+                              device=self.device, mode=gen.mode)
         self._write_answers(sets, answers, who, index)
-        return grade_sets(sets, answers, self.judge)
+        return grade_sets(sets, answers, self.judge if gen.mode == "generate" else None)
 
     def _write_answers(self, sets, answers, who: str, index: int) -> None:
         import json
@@ -220,6 +243,12 @@ class LifelongRun:
             runner.save()
             bar.update(1)
         bar.close()
+
+
+def _correct(answer: str, reference: str, judge, question: str, mode: str) -> bool:
+    if mode == "choice":
+        return answer == reference
+    return bool(judge.grade([question], [reference], [answer])[0].exact)
 
 
 def summarize(metrics: dict[str, Any], data: QATaskData, index: int) -> dict[str, float]:

@@ -35,6 +35,8 @@ class TaskSpec:
     #: generative tasks: the column naming the entity a row is about, and the probe's form column
     unit_column: str | None = None
     form_column: str | None = None
+    #: multiple-choice generative tasks: the column holding each row's list of option texts
+    options_column: str | None = None
 
 
 @dataclass

@@ -34,6 +34,8 @@ class EncodedQA:
     units: list[str]  # the entity a row is about
     forms: list[str]  # "multimodal" | "text"
     ids: np.ndarray
+    #: multiple-choice tasks: each row's option texts (the reference answer is one of them)
+    options: list[list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.prompts)
@@ -47,7 +49,8 @@ class EncodedQA:
         return EncodedQA(name or self.name, [self.prompts[p] for p in pos], [self.answers[p] for p in pos],
                          [self.answer_texts[p] for p in pos], [self.questions[p] for p in pos],
                          [self.images[p] for p in pos], [self.units[p] for p in pos], [self.forms[p] for p in pos],
-                         self.ids[pos] if len(pos) else self.ids[:0])
+                         self.ids[pos] if len(pos) else self.ids[:0],
+                         [self.options[p] for p in pos] if self.options is not None else None)
 
     def where(self, keep: np.ndarray, name: str | None = None) -> EncodedQA:
         return self.take(np.flatnonzero(keep), name)

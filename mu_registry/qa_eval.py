@@ -51,8 +51,24 @@ def answer_nll_per_row(adapter: GenerativeModel, model: nn.Module, data: Encoded
     return out
 
 
+def choose(adapter: GenerativeModel, model: nn.Module, data: EncodedQA, *, batch_size: int,
+           device: torch.device) -> list[str]:
+    """Multiple choice: per row, the option with the lowest token-mean NLL as the answer."""
+    assert data.options is not None
+    width = max(len(o) for o in data.options)
+    scores = np.full((len(data), width), np.inf)
+    for k in range(width):
+        rows = [i for i, o in enumerate(data.options) if len(o) > k]
+        sub = data.take(rows)
+        texts = [data.options[i][k] for i in rows]
+        sub = sub.with_answers([adapter.tokenize_answer(t) for t in texts], texts)
+        scores[rows, k] = answer_nll_per_row(adapter, model, sub, batch_size=batch_size, device=device)
+    return [data.options[i][int(np.argmin(scores[i]))] for i in range(len(data))]
+
+
 def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, EncodedQA], *, route: Route | None,
-                max_new_tokens: int, batch_size: int, device: torch.device) -> dict[str, SetAnswers]:
+                max_new_tokens: int, batch_size: int, device: torch.device,
+                mode: str = "generate") -> dict[str, SetAnswers]:
     model.eval()
     out = {}
     for name, data in sets.items():
@@ -65,8 +81,11 @@ def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, Enco
         for r, rows in groups.items():
             sub = data.take(rows)
             with _adapter_scope(model, r, routes is not None):
-                got = adapter.generate(model, sub, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                       device=device)
+                if mode == "choice":
+                    got = choose(adapter, model, sub, batch_size=batch_size, device=device)
+                else:
+                    got = adapter.generate(model, sub, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                           device=device)
                 scores = answer_nll_per_row(adapter, model, sub, batch_size=batch_size, device=device)
             for k, i in enumerate(rows):
                 answers[i] = got[k]
@@ -86,19 +105,31 @@ def _summary(grades: list[Grade], nll: np.ndarray) -> dict[str, float]:
             "nll": float(np.mean(nll)), "n": len(grades)}
 
 
-def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge: Judge) -> dict[str, Any]:
+def _choice_summary(correct: list[bool], nll: np.ndarray) -> dict[str, float]:
+    if not correct:
+        return {}
+    return {"accuracy": float(np.mean(correct)), "nll": float(np.mean(nll)), "n": len(correct)}
+
+
+def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge: Judge | None) -> dict[str, Any]:
     """Per set: accuracy (the reference given in full), MLUBench's forget quality and utility (0-1,
-    the 0-2 rubric divided by 2), ROUGE-L F1, refusal rate, answer NLL; ``by_form`` the same per form."""
+    the 0-2 rubric divided by 2), ROUGE-L F1, refusal rate, answer NLL; ``by_form`` the same per form.
+    Without a judge (multiple choice): accuracy of the chosen option and the answer NLL."""
     out: dict[str, Any] = {}
     for name, data in sets.items():
         got = answers[name]
-        grades = judge.grade(data.questions, data.answer_texts, got.answers)
-        rec: dict[str, Any] = _summary(grades, got.nll)
+        if judge is None:
+            grades = [a == r for a, r in zip(got.answers, data.answer_texts)]
+            summary = _choice_summary
+        else:
+            grades = judge.grade(data.questions, data.answer_texts, got.answers)
+            summary = _summary
+        rec: dict[str, Any] = summary(grades, got.nll)
         forms = np.asarray(data.forms)
         by_form = {}
         for form in sorted(set(data.forms)):
             idx = np.flatnonzero(forms == form)
-            by_form[form] = _summary([grades[i] for i in idx], got.nll[idx])
+            by_form[form] = summary([grades[i] for i in idx], got.nll[idx])
         if len(by_form) > 1:
             rec["by_form"] = by_form
         if got.routes is not None:

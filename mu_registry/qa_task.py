@@ -59,7 +59,9 @@ def _rows_of(split: Split, column: str, units: set[str], name: str) -> Split:
     return split.take(np.flatnonzero(keep), name)
 
 
-def build_qa_task(loaded: LoadedTask, registry: Registry) -> QATaskData:
+def build_qa_task(loaded: LoadedTask, registry: Registry, *, units: list[str] | None = None) -> QATaskData:
+    """The request stream; ``units`` restricts the entities that may be forgotten or retained (PULSE's
+    best-known entities), the others going to the general set."""
     cfg: TaskConfig = loaded.config
     life = cfg.lifelong
     assert life is not None and cfg.columns.unit is not None
@@ -101,21 +103,22 @@ def build_qa_task(loaded: LoadedTask, registry: Registry) -> QATaskData:
             raise ConfigError(source, "dataset.splits", "generated requests need a 'train' split")
         train = splits["train"]
         all_units = list(dict.fromkeys(_units(train, unit)))
-        eligible = all_units
+        pool = all_units if units is None else [u for u in all_units if u in set(units)]
+        eligible = pool
         if life.forget_filter:
             for col, value in life.forget_filter.items():
                 if col not in train.columns:
                     raise ConfigError(source, "lifelong.forget_filter", f"no column '{col}'")
             eligible = list(dict.fromkeys(
                 u for i, u in enumerate(_units(train, unit))
-                if all(str(train.columns[c][i]) == v for c, v in life.forget_filter.items())))
+                if u in set(pool) and all(str(train.columns[c][i]) == v for c, v in life.forget_filter.items())))
         need_f = life.requests * life.forget_units
         if need_f > len(eligible):
             raise ConfigError(source, "lifelong", f"{life.requests} requests x {life.forget_units} entities need "
                               f"{need_f} entities to forget; only {len(eligible)} are eligible")
         rng = np.random.default_rng(life.seed)
         forget_pool = [eligible[i] for i in rng.permutation(len(eligible))[:need_f]]
-        rest = [u for u in all_units if u not in set(forget_pool)]
+        rest = [u for u in pool if u not in set(forget_pool)]
         rest = [rest[i] for i in rng.permutation(len(rest))]
         need_r = life.requests * life.retain_units
         if need_r > len(rest):

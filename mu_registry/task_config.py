@@ -86,6 +86,8 @@ class ColumnsConfig(_Strict):
     unit: str | None = None
     #: generative tasks: the probe's form column (``multimodal`` / ``text``), reported separately
     form: str | None = None
+    #: multiple-choice generative tasks: the column with each row's option texts (``label`` is the right one)
+    options: str | None = None
 
 
 class ForgetConfig(_Strict):
@@ -184,6 +186,9 @@ class LifelongConfig(_Strict):
     #: split's other variants are that request's paraphrase (generality) set
     variant_column: str | None = None
     seen_variants: list[int] = Field(default_factory=lambda: [0])
+    #: PULSE's pre-trained scenario: only the ``select_known`` entities the original model answers best
+    #: (accuracy on their training rows) are forgotten and retained; the others form the general set
+    select_known: int | None = Field(default=None, ge=1)
     #: column that says whether a row was learned in ``pretrain`` or ``finetune``
     phase_column: str | None = None
     seed: int = 0
@@ -202,6 +207,9 @@ class GenerationConfig(_Strict):
     """How a generative task is evaluated after every request."""
 
     max_new_tokens: int = Field(default=32, ge=1)
+    #: "generate": greedy answers, judged; "choice": the option whose text the model finds likeliest
+    #: (token-mean log-likelihood after the question and the lettered options), as PULSE scores MLLMU-Bench
+    mode: Literal["generate", "choice"] = "generate"
     #: judge plugin scoring answers with MLUBench's 0/1/2 rubric (``rule``: deterministic, offline)
     judge: str = "rule"
     judge_args: dict[str, Any] = Field(default_factory=dict)
@@ -242,6 +250,10 @@ class TaskConfig(_Strict):
                 raise ValueError("a generation task needs a 'lifelong' block (its unlearning requests)")
             if self.columns.unit is None:
                 raise ValueError("a generation task needs columns.unit (the entity a row is about)")
+            if self.generation.mode == "choice" and self.columns.options is None:
+                raise ValueError("generation.mode 'choice' needs columns.options (each row's option texts)")
+            if "metrics" in self.model_fields_set:
+                raise ValueError("a generation task is scored by generation.judge; 'metrics' is for classification")
         elif self.lifelong is not None:
             raise ValueError("'lifelong' applies to task_type: generation only")
         return self

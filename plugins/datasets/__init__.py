@@ -7,6 +7,7 @@ from .entity_world import entity_world
 from .fashion_mnist import fashion_mnist
 from .fortunes import fortunes
 from .image_pairs import image_pairs
+from .mllmu_bench import mllmu_bench
 from .mlubench import mlubench_release
 from .moving_digits import moving_digits
 from .spoken_keywords import spoken_keywords
@@ -22,3 +23,4 @@ def mu_register_datasets(register):
     register("image_pairs", image_pairs)
     register("entity_world", entity_world)
     register("mlubench_release", mlubench_release)
+    register("mllmu_bench", mllmu_bench)

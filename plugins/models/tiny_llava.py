@@ -158,8 +158,20 @@ class TinyLlava(GenerativeModel):
         import numpy as np
 
         size = self.args["image_size"]
-        return pixels(torch.as_tensor(np.stack([read_image(i, size) if isinstance(i, str) else np.asarray(i)
+        return pixels(torch.as_tensor(np.stack([read_image(i, size) if isinstance(i, str) else fit_image(i, size)
                                                 for i in images])))
+
+
+def fit_image(image, size: int):
+    """A uint8 3×H×W array at size×size (resized when it is not)."""
+    import numpy as np
+
+    arr = np.asarray(image)
+    if arr.shape == (3, size, size):
+        return arr
+    from PIL import Image
+
+    return np.asarray(Image.fromarray(arr.transpose(1, 2, 0)).resize((size, size))).transpose(2, 0, 1).copy()
 
 
 def read_image(path: str, size: int):
