@@ -26,7 +26,7 @@ from .model import TaskSpec
 from .progress import progress
 from .qa import EncodedQA
 from .qa_eval import answer_sets, grade_sets
-from .qa_task import QATaskData, build_qa_task
+from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
 
 if TYPE_CHECKING:
@@ -111,6 +111,7 @@ class LifelongRun:
         parts = {"model": model_name, "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
                  "args": cfg.model.args if not runner.config.model else {}, "train": cfg.model.train.model_dump(),
                  "finetune": cfg.model.finetune.model_dump() if cfg.model.finetune else None,
+                 "finetune_replay": cfg.model.finetune_replay,
                  "data": data.train.fingerprint(), "phases": sorted(data.phases), "seed": seed, "kind": "original"}
 
         def train():
@@ -121,6 +122,12 @@ class LifelongRun:
                 module = adapter.fit(module, adapter.encode(first, spec), cfg.model.train, seed=seed,
                                      device=self.device, desc=f"{self.loaded.name}: original")
             later = data.phases["finetune"] if data.phases else data.train
+            if data.phases and cfg.model.finetune_replay > 0:
+                import numpy as np
+
+                old = data.phases["pretrain"]
+                pick = np.random.default_rng(seed).permutation(len(old))[:int(len(old) * cfg.model.finetune_replay)]
+                later = concat_splits([later, old.take(np.sort(pick))], "finetune")
             if cfg.model.finetune is not None and len(later):
                 # PULSE's fine-tuned knowledge: a LoRA fine-tune (the finetune phase's rows, or every
                 # training row when the task has no phases), merged into the weights

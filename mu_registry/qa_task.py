@@ -95,7 +95,7 @@ def build_qa_task(loaded: LoadedTask, registry: Registry, *, units: list[str] | 
             requests.append((spec.name, forget, retain, units))
             variants[spec.name] = para
         train_parts = [r[1] for r in requests] + [r[2] for r in requests]
-        train = _concat(train_parts, "train")
+        train = concat_splits(train_parts, "train")
         touched = {u for r in requests for u in _units(r[1], unit) + _units(r[2], unit)}
         general = None
     else:
@@ -170,7 +170,7 @@ def _by_variant(split: Split, column: str, seen: list[int], source: str) -> tupl
     return split.take(np.flatnonzero(is_seen), split.name), split.take(np.flatnonzero(~is_seen), split.name)
 
 
-def _concat(parts: list[Split], name: str) -> Split:
+def concat_splits(parts: list[Split], name: str) -> Split:
     """Rows of several splits, each id kept once (MLUBench's retain sets overlap across tasks)."""
     seen: set[tuple[str, int]] = set()
     cols: dict[str, list] = {}
@@ -178,8 +178,7 @@ def _concat(parts: list[Split], name: str) -> Split:
     keys = set.intersection(*(set(p.columns) for p in parts))
     for p in parts:
         for pos in range(len(p)):
-            key = (str(p.columns.get("qa_id", p.ids)[pos]), int(p.ids[pos])) if "qa_id" in p.columns else \
-                (p.name, int(p.ids[pos]))
+            key = (str(p.columns["qa_id"][pos]), int(p.ids[pos])) if "qa_id" in p.columns else (p.name, int(p.ids[pos]))
             if key in seen:
                 continue
             seen.add(key)

@@ -152,6 +152,9 @@ class ModelConfig(_Strict):
     #: generative tasks with ``lifelong.phase_column``: a second stage on the ``finetune`` phase's rows
     #: (PULSE's fine-tuned knowledge), trained as a LoRA adapter and merged into the weights
     finetune: TrainConfig | None = None
+    #: fraction of the pretrain phase's rows replayed during the fine-tuning stage, so that fine-tuning a
+    #: small model on new facts does not wipe out the old ones (a large pretrained model keeps them anyway)
+    finetune_replay: float = Field(default=0.0, ge=0, le=1)
 
 
 class RequestSplitConfig(_Strict):

@@ -21,7 +21,6 @@ SPECIALS = ["<pad>", "<s>", "</s>", "<image>"]
 
 def _save_tiny_llava(folder):
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
-    from PIL import Image  # noqa: F401
 
     alphabet = sorted(pre_tokenizers.ByteLevel.alphabet())
     vocab = {t: i for i, t in enumerate(SPECIALS + alphabet)}
