@@ -118,6 +118,11 @@ def plot_task(name: str, task: dict[str, Any], out_dir: Path) -> list[Path]:
 def write_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
     """Every task's plots under ``out_dir``; returns the files written."""
     written: list[Path] = []
+    from .lifelong_plots import plot_generation_task
+
     for name, task in results.get("tasks", {}).items():
-        written += plot_task(name, task, out_dir)
+        if task.get("task_type") == "generation":
+            written += plot_generation_task(name, task, out_dir)
+        else:
+            written += plot_task(name, task, out_dir)
     return written
