@@ -125,28 +125,14 @@ class GenerativeModel(Model):
             device: torch.device, desc: str = "train") -> nn.Module:
         """Answer-only next-token training (teaching the task's facts to the original model)."""
         from .llm_losses import answer_nll
-        from .progress import progress
-        from .training import lr_schedule, make_optimizer
+        from .training import train_steps
 
-        module.to(device).train()
-        gen = torch.Generator().manual_seed(seed)
-        params = [p for p in module.parameters() if p.requires_grad]
-        opt = make_optimizer(params, train.optimizer, train.lr, weight_decay=train.weight_decay,
-                             momentum=train.momentum)
-        steps = sum(1 for _ in self.batches(data, train.batch_size))
-        total = max(1, steps * train.epochs)
-        sched = lr_schedule(opt, total, train.warmup_ratio)
-        with progress(total=total, desc=desc, unit="step") as bar:
-            for _ in range(train.epochs):
-                for batch in self.batches(data, train.batch_size, shuffle=True, generator=gen, device=device):
-                    loss = answer_nll(self.forward(module, batch), batch.labels)
-                    opt.zero_grad(set_to_none=True)
-                    loss.backward()
-                    opt.step()
-                    sched.step()
-                    bar.update(1)
-        module.eval()
-        return module
+        return train_steps(module, train, seed=seed, device=device,
+                           steps_per_epoch=sum(-(-int(n) // train.batch_size)
+                                               for n in (data.has_image.sum(), (~data.has_image).sum())),
+                           batches=lambda g: self.batches(data, train.batch_size, shuffle=True, generator=g,
+                                                          device=device),
+                           loss=lambda b: answer_nll(self.forward(module, b), b.labels), desc=desc)
 
     def add_lora(self, module: nn.Module, name: str = "default", *, r: int = 32, alpha: int = 32,
                  dropout: float = 0.3) -> nn.Module:

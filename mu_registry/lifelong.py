@@ -28,6 +28,7 @@ from .qa import EncodedQA
 from .qa_eval import answer_sets, grade_sets
 from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
+from .runner import read_checkpoint
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -186,34 +187,20 @@ class LifelongRun:
     # ------------------------------------------------------------ methods
     def _run_method(self, adapter: GenerativeModel, spec: TaskSpec, data: QATaskData, sets: dict[str, EncodedQA],
                     original: torch.nn.Module, method_name: str, seed_rec: dict[str, Any]) -> None:
-        runner, cfg, loaded, seed = self.runner, self.cfg, self.loaded, self.seed
-        cls = runner.registry.method(method_name)
-        rec = seed_rec["methods"].setdefault(method_name, {"requests": [], "status": "pending"})
-        if rec["status"] in ("done", "not_applicable"):
+        runner, loaded, seed = self.runner, self.loaded, self.seed
+        made = runner.method_for(loaded, method_name, seed_rec, base=LLMMethod)
+        if made is None:
             return
-        if cfg.task_type not in cls.supports or not issubclass(cls, LLMMethod):
-            rec.update({"status": "not_applicable",
-                        "reason": f"supports {sorted(cls.supports)}, task is {cfg.task_type}"})
-            log.warning("method '%s' does not apply to task '%s' (%s); skipped", method_name, loaded.name,
-                        rec["reason"])
-            runner.save()
-            return
-        overrides = {**cfg.methods.get(method_name, {}), **runner.config.method_args.get(method_name, {})}
-        method: LLMMethod = cls(cls.make_params(overrides, context=f"method '{method_name}': "))
-        rec["params"] = method.describe()
-        ckpt = runner.run_dir / "checkpoints" / loaded.name / f"seed{seed}" / f"{method_name}.pt"
+        method, rec = made
+        assert isinstance(method, LLMMethod)
+        ckpt = runner.checkpoint_path(loaded, seed, method_name)
         model = copy.deepcopy(original)
         for p in model.parameters():
             p.requires_grad_(True)
         start_at = len(rec["requests"])
         torch.manual_seed(seed * 1000 + 999)  # adapter initialisation
         if start_at:
-            if not ckpt.exists():
-                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint {ckpt} is missing")
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-            if state["request"] != start_at - 1:
-                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint is for request "
-                              f"{state['request']}, results end at {start_at - 1}")
+            state = read_checkpoint(ckpt, start_at, f"{loaded.name}/{method_name}")
             model = method.restore(model, adapter, state["method_state"])
             missing, unexpected = model.load_state_dict(state["weights"], strict=False)
             if unexpected:

@@ -17,7 +17,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .plots import _safe, _save
+from .plots import _safe, finish
 
 CURVES = (("forget_accuracy", "forgotten so far"), ("paraphrase_accuracy", "their paraphrases"),
           ("retain_accuracy", "retain sets"), ("general_accuracy", "general (untouched)"))
@@ -65,12 +65,7 @@ def plot_generation_task(name: str, task: dict[str, Any], out_dir: Path) -> list
         ax.set_xticks(xs, [names[i] if i < len(names) else str(i) for i in range(n)])
         ax.set_ylim(0, 1.02)
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{name}: accuracy after each request")
-    fig.tight_layout()
-    path = out_dir / f"{_safe(name)}-requests.png"
-    _save(fig, path)
-    plt.close(fig)
-    written.append(path)
+    written.append(finish(fig, f"{name}: accuracy after each request", out_dir / f"{_safe(name)}-requests.png"))
 
     # percentage of the original's accuracy kept, per set kind and probe form, after the last request
     groups = [("forget", "forget_"), ("retain", "retain_"), ("general", "general")]
@@ -99,12 +94,7 @@ def plot_generation_task(name: str, task: dict[str, Any], out_dir: Path) -> list
         ax.set_title(f"{form} probes")
         ax.set_ylabel("% of the original's accuracy")
     axes[0].legend(fontsize=7)
-    fig.suptitle(f"{name}: accuracy kept after the last request")
-    fig.tight_layout()
-    path = out_dir / f"{_safe(name)}-kept.png"
-    _save(fig, path)
-    plt.close(fig)
-    written.append(path)
+    written.append(finish(fig, f"{name}: accuracy kept after the last request", out_dir / f"{_safe(name)}-kept.png"))
 
     for method, rs in runs.items():
         n = max(len(r) for r in rs)
@@ -120,11 +110,7 @@ def plot_generation_task(name: str, task: dict[str, Any], out_dir: Path) -> list
                         fontsize=8)
         ax.set_xticks(range(len(names)), [f"task {x}" for x in names])
         ax.set_yticks(range(len(grid)), ["before"] + [f"after {names[i] if i < len(names) else i}" for i in range(n)])
-        ax.set_title(f"{method}: forget-set accuracy")
         fig.colorbar(im, ax=ax, fraction=0.05)
-        fig.tight_layout()
-        path = out_dir / f"{_safe(name)}-matrix-{_safe(method)}.png"
-        _save(fig, path)
-        plt.close(fig)
-        written.append(path)
+        written.append(finish(fig, f"{name}, {method}: forget-set accuracy, task X after unlearning Y",
+                              out_dir / f"{_safe(name)}-matrix-{_safe(method)}.png"))
     return written

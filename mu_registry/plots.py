@@ -53,6 +53,17 @@ def _save(fig: Any, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def finish(fig: Any, title: str, path: Path) -> Path:
+    """Title, layout, atomic write, close: the end of every figure."""
+    import matplotlib.pyplot as plt
+
+    fig.suptitle(title)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+    return path
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
@@ -84,12 +95,8 @@ def plot_task(name: str, task: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.set_xlim(0, 1)
         ax.set_yticks(list(ys), models)
         ax.invert_yaxis()
-    fig.suptitle(f"{name}: after the last request (dashed: retrain)")
-    fig.tight_layout()
-    path = out_dir / f"{_safe(name)}-accuracy.png"
-    _save(fig, path)
-    plt.close(fig)
-    written.append(path)
+    written.append(finish(fig, f"{name}: after the last request (dashed: retrain)",
+                          out_dir / f"{_safe(name)}-accuracy.png"))
 
     n_requests = max(len(reqs) for runs in series.values() for reqs in runs)
     if n_requests > 1:
@@ -106,12 +113,7 @@ def plot_task(name: str, task: dict[str, Any], out_dir: Path) -> list[Path]:
             ax.set_xlabel("after request")
             ax.set_ylim(0, 1.02)
         axes[0].legend(fontsize=7)
-        fig.suptitle(f"{name}: accuracy after each request")
-        fig.tight_layout()
-        path = out_dir / f"{_safe(name)}-requests.png"
-        _save(fig, path)
-        plt.close(fig)
-        written.append(path)
+        written.append(finish(fig, f"{name}: accuracy after each request", out_dir / f"{_safe(name)}-requests.png"))
     return written
 
 

@@ -244,32 +244,15 @@ class Runner:
                     original: torch.nn.Module, references: list[_References], method_name: str, seed: int,
                     seed_rec: dict[str, Any]) -> None:
         cfg = loaded.config
-        cls: type[Method] = self.registry.method(method_name)
-        rec = seed_rec["methods"].setdefault(method_name, {"requests": [], "status": "pending"})
-        if rec["status"] in ("done", "not_applicable"):
+        made = self.method_for(loaded, method_name, seed_rec)
+        if made is None:
             return
-        if cfg.task_type not in cls.supports:
-            rec.update({"status": "not_applicable",
-                        "reason": f"supports {sorted(cls.supports)}, task is {cfg.task_type}"})
-            log.warning("method '%s' does not apply to task '%s' (%s); skipped", method_name, loaded.name,
-                        rec["reason"])
-            self.save()
-            return
-        overrides = {**cfg.methods.get(method_name, {}), **self.config.method_args.get(method_name, {})}
-        method = cls(cls.make_params(overrides, context=f"method '{method_name}': "))
-        rec["params"] = method.describe()
-
-        ckpt = self.run_dir / "checkpoints" / loaded.name / f"seed{seed}" / f"{method_name}.pt"
+        method, rec = made
+        ckpt = self.checkpoint_path(loaded, seed, method_name)
         model = copy.deepcopy(original)
         start_at = len(rec["requests"])
         if start_at:
-            if not ckpt.exists():
-                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint {ckpt} is missing")
-            state = torch.load(ckpt, map_location="cpu", weights_only=True)
-            if state["request"] != start_at - 1:
-                raise MuError(f"cannot resume {loaded.name}/{method_name}: checkpoint is for request "
-                              f"{state['request']}, results end at {start_at - 1}")
-            model.load_state_dict(state["model"])
+            model.load_state_dict(read_checkpoint(ckpt, start_at, f"{loaded.name}/{method_name}")["model"])
         for p in model.parameters():
             p.requires_grad_(True)
         model.to(self.device)
@@ -305,6 +288,30 @@ class Runner:
             self.save()
             bar.update(1)
         bar.close()
+
+    def method_for(self, loaded: LoadedTask, method_name: str, seed_rec: dict[str, Any],
+                   base: type = Method) -> tuple[Method, dict[str, Any]] | None:
+        """The method with its task and CLI overrides and its record; ``None`` when it is done already
+        or does not apply to the task (recorded as not applicable)."""
+        cfg = loaded.config
+        cls: type[Method] = self.registry.method(method_name)
+        rec = seed_rec["methods"].setdefault(method_name, {"requests": [], "status": "pending"})
+        if rec["status"] in ("done", "not_applicable"):
+            return None
+        if cfg.task_type not in cls.supports or not issubclass(cls, base):
+            rec.update({"status": "not_applicable",
+                        "reason": f"supports {sorted(cls.supports)}, task is {cfg.task_type}"})
+            log.warning("method '%s' does not apply to task '%s' (%s); skipped", method_name, loaded.name,
+                        rec["reason"])
+            self.save()
+            return None
+        overrides = {**cfg.methods.get(method_name, {}), **self.config.method_args.get(method_name, {})}
+        method = cls(cls.make_params(overrides, context=f"method '{method_name}': "))
+        rec["params"] = method.describe()
+        return method, rec
+
+    def checkpoint_path(self, loaded: LoadedTask, seed: int, method_name: str) -> Path:
+        return self.run_dir / "checkpoints" / loaded.name / f"seed{seed}" / f"{method_name}.pt"
 
     def _metrics(self, names: list[str], outputs: dict[str, SetOutputs], refs: _References, data: TaskData,
                  index: int) -> dict[str, Any]:
@@ -347,6 +354,17 @@ class _Encoder:
             enc = self.adapter.encode(split, self.spec)
         self._memo[key] = enc
         return enc
+
+
+def read_checkpoint(path: Path, start_at: int, what: str) -> dict[str, Any]:
+    """The checkpoint a resumed method continues from; it must be the one for the last recorded request."""
+    if not path.exists():
+        raise MuError(f"cannot resume {what}: checkpoint {path} is missing")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state["request"] != start_at - 1:
+        raise MuError(f"cannot resume {what}: checkpoint is for request {state['request']}, "
+                      f"results end at {start_at - 1}")
+    return state
 
 
 def _warm_up_lazy_imports() -> None:

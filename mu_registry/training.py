@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.nn.functional as F
@@ -56,24 +56,35 @@ def lr_schedule(opt: torch.optim.Optimizer, total: int, warmup_ratio: float = 0.
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
-def fit_classifier(adapter: Model, module: nn.Module, data: EncodedSplit, train: TrainConfig, *, seed: int,
-                   device: torch.device, desc: str = "train") -> nn.Module:
-    """Cross-entropy training with a cosine learning-rate schedule (after a linear warm-up, if set)."""
+def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: torch.device, steps_per_epoch: int,
+                batches: Callable[[torch.Generator], Iterator[Any]], loss: Callable[[Any], torch.Tensor],
+                desc: str = "train") -> nn.Module:
+    """The supervised loop every reference model is trained with: ``train.epochs`` passes over
+    ``batches(generator)``, the configured optimiser on the trainable weights, linear warm-up then
+    cosine decay, one progress bar."""
     module.to(device).train()
     gen = torch.Generator().manual_seed(seed)
-    opt = make_optimizer(module.parameters(), train.optimizer, train.lr, weight_decay=train.weight_decay,
-                         momentum=train.momentum)
-    steps_per_epoch = -(-len(data) // train.batch_size)
+    params = [p for p in module.parameters() if p.requires_grad]
+    opt = make_optimizer(params, train.optimizer, train.lr, weight_decay=train.weight_decay, momentum=train.momentum)
     total = max(1, steps_per_epoch * train.epochs)
     sched = lr_schedule(opt, total, train.warmup_ratio)
     with progress(total=total, desc=desc, unit="step") as bar:
         for _ in range(train.epochs):
-            for batch in iterate_batches(data, train.batch_size, shuffle=True, generator=gen, device=device):
-                loss = F.cross_entropy(adapter.forward(module, batch.inputs), batch.labels)
+            for batch in batches(gen):
+                value = loss(batch)
                 opt.zero_grad(set_to_none=True)
-                loss.backward()
+                value.backward()
                 opt.step()
                 sched.step()
                 bar.update(1)
     module.eval()
     return module
+
+
+def fit_classifier(adapter: Model, module: nn.Module, data: EncodedSplit, train: TrainConfig, *, seed: int,
+                   device: torch.device, desc: str = "train") -> nn.Module:
+    """Cross-entropy training with a cosine learning-rate schedule (after a linear warm-up, if set)."""
+    return train_steps(module, train, seed=seed, device=device, steps_per_epoch=-(-len(data) // train.batch_size),
+                       batches=lambda g: iterate_batches(data, train.batch_size, shuffle=True, generator=g,
+                                                         device=device),
+                       loss=lambda b: F.cross_entropy(adapter.forward(module, b.inputs), b.labels), desc=desc)

@@ -11,6 +11,7 @@ from .mllmu_bench import mllmu_bench
 from .mlubench import mlubench_release
 from .moving_digits import moving_digits
 from .spoken_keywords import spoken_keywords
+from .world_facts import world_facts
 
 
 @hookimpl
@@ -24,3 +25,4 @@ def mu_register_datasets(register):
     register("entity_world", entity_world)
     register("mlubench_release", mlubench_release)
     register("mllmu_bench", mllmu_bench)
+    register("world_facts", world_facts)

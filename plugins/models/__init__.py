@@ -6,6 +6,7 @@ from .hf import HFAudioClassifier, HFImageClassifier, HFTextClassifier, HFVideoC
 from .hf_llava import HFLlava
 from .mlp import MLPClassifier
 from .small_cnn import SmallCNN
+from .smollm2 import SmolLM2Llava
 from .tiny_llava import TinyLlava
 
 
@@ -20,3 +21,4 @@ def mu_register_models(register):
     register("hf_vilt_pair", HFViltPairClassifier)
     register("tiny_llava", TinyLlava)
     register("hf_llava", HFLlava)
+    register("smollm2_llava", SmolLM2Llava)

@@ -155,11 +155,15 @@ class TinyLlava(GenerativeModel):
 
     def pixel_values(self, images) -> torch.Tensor:
         """uint8 3×S×S arrays, or image files (resized to the tower's size)."""
-        import numpy as np
+        return image_batch(images, self.args["image_size"])
 
-        size = self.args["image_size"]
-        return pixels(torch.as_tensor(np.stack([read_image(i, size) if isinstance(i, str) else fit_image(i, size)
-                                                for i in images])))
+
+def image_batch(images, size: int) -> torch.Tensor:
+    """Arrays or image files as one float batch at size×size, in [-1, 1]."""
+    import numpy as np
+
+    return pixels(torch.as_tensor(np.stack([read_image(i, size) if isinstance(i, str) else fit_image(i, size)
+                                            for i in images])))
 
 
 def fit_image(image, size: int):

@@ -1,6 +1,8 @@
 """Run (or resume) a run whose method hard-exits mid-way when MU_TEST_CRASH_AT is set.
 
-Usage: crashing_run.py RUN_DIR TASK_FOLDER [--resume]
+Usage: crashing_run.py RUN_DIR TASK_FOLDER [--resume] [--lifelong]
+(``--lifelong``: task ``lifelong-tiny`` with GA and a crashing LUMoE; else ``seq3`` with a crashing
+NegGrad and fine-tuning).
 ``os._exit`` ends the process at once, like SIGKILL: nothing gets to clean up.
 """
 
@@ -12,20 +14,28 @@ from pathlib import Path
 from mu_registry import hookimpl
 from mu_registry.registry import Registry
 from mu_registry.runner import RunConfig, Runner
+from mu_registry_plugins.methods.lumoe import LUMoE
 from mu_registry_plugins.methods.neggrad import NegGrad
 
 
-class CrashingNegGrad(NegGrad):
-    def unlearn(self, ctx):
-        model = super().unlearn(ctx)
-        if os.environ.get("MU_TEST_CRASH_AT") == str(ctx.request_index):
-            os._exit(137)
-        return model
+def crashing(cls):
+    class Crashing(cls):
+        def unlearn(self, ctx):
+            model = super().unlearn(ctx)
+            if os.environ.get("MU_TEST_CRASH_AT") == str(ctx.request_index):
+                os._exit(137)
+            return model
+    return Crashing
 
 
 @hookimpl
 def mu_register_methods(register):
-    register("crashy/neggrad", CrashingNegGrad)
+    register("crashy/neggrad", crashing(NegGrad))
+    register("crashy/lumoe", crashing(LUMoE))
+
+
+LIFELONG = "--lifelong" in sys.argv
+TASK, METHODS = ("lifelong-tiny", ["ga", "crashy/lumoe"]) if LIFELONG else ("seq3", ["crashy/neggrad", "finetune"])
 
 
 run_dir, folder = Path(sys.argv[1]), sys.argv[2]
@@ -33,6 +43,5 @@ registry = Registry(extra_plugins=[("crashy", types.SimpleNamespace(mu_register_
 if "--resume" in sys.argv:
     runner = Runner.resume(run_dir, registry)
 else:
-    runner = Runner(RunConfig(tasks=["seq3"], methods=["crashy/neggrad", "finetune"], include_paths=[folder]),
-                    registry, run_dir=run_dir)
+    runner = Runner(RunConfig(tasks=[TASK], methods=METHODS, include_paths=[folder]), registry, run_dir=run_dir)
 runner.run()
