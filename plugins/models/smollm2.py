@@ -58,8 +58,14 @@ def converted_folder(gguf: Path) -> Path:
     tok.add_special_tokens({"additional_special_tokens": [IMAGE_TOKEN]})
     lm = transformers.AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
                                                            dtype=torch.float32)
-    lm.resize_token_embeddings(len(tok))
-    lm.save_pretrained(tmp)
+    lm.resize_token_embeddings(len(tok), mean_resizing=False)
+    # a model loaded from GGUF is marked quantized and refuses save_pretrained: copy it into a fresh one
+    config = lm.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = type(lm)(config)
+    plain.load_state_dict(lm.state_dict())
+    plain.save_pretrained(tmp)
     tok.save_pretrained(tmp)
     (tmp / "done").write_text("ok\n")
     shutil.rmtree(folder, ignore_errors=True)
