@@ -84,3 +84,5 @@ def test_a_lifelong_run_killed_mid_way_resumes_to_identical_results(tmp_path):
     assert lumoe_last["retain_accuracy"] > original["retain_accuracy"] - 0.1
     assert (tmp_path / "clean" / "answers" / "lifelong-tiny" / "seed0" / "ga" / "request2.jsonl").exists()
     assert "task X (columns) after unlearning Y" in (tmp_path / "clean" / "results.md").read_text()
+    plots = {p.name for p in (tmp_path / "clean" / "plots").iterdir()}
+    assert {"lifelong-tiny-requests.png", "lifelong-tiny-kept.png", "lifelong-tiny-matrix-ga.png"} <= plots
