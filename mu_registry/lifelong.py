@@ -18,11 +18,13 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from .answer_cache import AnswerCache
 from .atomic import atomic_torch_save, atomic_write_text
 from .errors import MuError, NotApplicableError
 from .generative import GenerativeModel
 from .llm_method import LLMMethod, QAContext, is_peft
 from .model import TaskSpec
+from .paths import cache_dir
 from .progress import progress
 from .qa import EncodedQA
 from .qa_eval import answer_sets, grade_sets
@@ -50,6 +52,8 @@ class LifelongRun:
         self.cfg = loaded.config
         self.device = runner.device
         reg = runner.registry
+        # answers keyed by the weights that gave them (see answer_cache): the original's are reused across runs
+        self.answers = AnswerCache(cache_dir() / "answers") if runner.config.use_cache else None
         judge_factory = reg.judge(self.cfg.generation.judge, context=f"{loaded.path}: generation.judge")
         try:
             self.judge = judge_factory(**self.cfg.generation.judge_args)
@@ -165,7 +169,7 @@ class LifelongRun:
         gen = self.cfg.generation
         answers = answer_sets(adapter, model, sets, route=method.route if method is not None else None,
                               max_new_tokens=gen.max_new_tokens, batch_size=self.cfg.eval_batch_size,
-                              device=self.device, mode=gen.mode)
+                              device=self.device, mode=gen.mode, cache=self.answers)
         self._write_answers(sets, answers, who, index)
         return grade_sets(sets, answers, self.judge if gen.mode == "generate" else None)
 

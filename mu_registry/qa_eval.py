@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .answer_cache import AnswerCache, weights_fingerprint
 from .generative import GenerativeModel
 from .judge import Grade, Judge
 from .llm_losses import sequence_logprob
@@ -68,9 +69,12 @@ def choose(adapter: GenerativeModel, model: nn.Module, data: EncodedQA, *, batch
 
 def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, EncodedQA], *, route: Route | None,
                 max_new_tokens: int, batch_size: int, device: torch.device,
-                mode: str = "generate") -> dict[str, SetAnswers]:
+                mode: str = "generate", cache: AnswerCache | None = None) -> dict[str, SetAnswers]:
+    """Answers (and reference-answer NLLs) for every set; with ``cache``, rows already answered by these
+    exact weights, through the same route, for the same request are read back instead."""
     model.eval()
     out = {}
+    fingerprint = weights_fingerprint(model) if cache is not None else ""
     for name, data in sets.items():
         routes = route(model, data) if route is not None else None
         answers: list[str] = [""] * len(data)
@@ -80,13 +84,23 @@ def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, Enco
             groups.setdefault(r, []).append(i)
         for r, rows in groups.items():
             sub = data.take(rows)
-            with _adapter_scope(model, r, routes is not None):
-                if mode == "choice":
-                    got = choose(adapter, model, sub, batch_size=batch_size, device=device)
-                else:
-                    got = adapter.generate(model, sub, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                           device=device)
-                scores = answer_nll_per_row(adapter, model, sub, batch_size=batch_size, device=device)
+            key = hit = None
+            if cache is not None:
+                key = cache.key(fingerprint, sub, {"mode": mode, "max_new_tokens": max_new_tokens,
+                                                   "route": r if routes is not None else "as-is"})
+                hit = cache.get(key)
+            if hit is not None:
+                got, scores = hit
+            else:
+                with _adapter_scope(model, r, routes is not None):
+                    if mode == "choice":
+                        got = choose(adapter, model, sub, batch_size=batch_size, device=device)
+                    else:
+                        got = adapter.generate(model, sub, max_new_tokens=max_new_tokens, batch_size=batch_size,
+                                               device=device)
+                    scores = answer_nll_per_row(adapter, model, sub, batch_size=batch_size, device=device)
+                if cache is not None:
+                    cache.put(key, got, scores)
             for k, i in enumerate(rows):
                 answers[i] = got[k]
                 nll[i] = scores[k]

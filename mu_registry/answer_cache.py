@@ -1,0 +1,74 @@
+"""A cache of model answers that cannot go stale.
+
+An entry is keyed by what produced it: a fingerprint of the model's weights as they are when it
+answers (every parameter and buffer, LoRA adapters included, plus which adapter is active or whether
+adapters are off), a digest of the evaluation rows (prompt tokens, reference answers, options and
+images), and the request (mode, max_new_tokens). Unlike a cache keyed on the request alone (the
+problem of lm-eval's issues #2715 and #4063), changing the weights changes the key, so an earlier
+model's answers are never returned for a later model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .atomic import atomic_write_json
+from .qa import EncodedQA
+
+
+def weights_fingerprint(model: nn.Module) -> str:
+    """sha256 over every tensor of the state dict (names, dtypes, shapes, bytes): the base weights and every
+    adapter. Which adapter answers is part of the request (the route), not of the fingerprint."""
+    h = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        h.update(name.encode())
+        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()[:32]
+
+
+def rows_digest(data: EncodedQA) -> str:
+    h = hashlib.sha256()
+    for i in range(len(data)):
+        h.update(json.dumps([data.prompts[i], data.answers[i], data.options[i] if data.options else None]).encode())
+        img = data.images[i]
+        if img is None:
+            h.update(b"-")
+        elif isinstance(img, str):
+            h.update(img.encode())
+        else:
+            h.update(np.ascontiguousarray(np.asarray(img)).tobytes())
+    return h.hexdigest()[:32]
+
+
+class AnswerCache:
+    """Answers and answer NLLs on disk under ``root``, one JSON file per key."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.hits = 0
+        self.misses = 0
+
+    def key(self, fingerprint: str, data: EncodedQA, request: dict[str, Any]) -> str:
+        blob = json.dumps({"weights": fingerprint, "rows": rows_digest(data), "request": request}, sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+    def get(self, key: str) -> tuple[list[str], np.ndarray] | None:
+        path = self.root / f"{key}.json"
+        if not path.exists():
+            self.misses += 1
+            return None
+        rec = json.loads(path.read_text())
+        self.hits += 1
+        return rec["answers"], np.asarray(rec["nll"], dtype=np.float64)
+
+    def put(self, key: str, answers: list[str], nll: np.ndarray) -> None:
+        atomic_write_json(self.root / f"{key}.json", {"answers": answers, "nll": [float(x) for x in nll]})
