@@ -120,7 +120,11 @@ class Runner:
             if not methods:
                 raise MuError(f"{loaded.path}: no methods to run: pass --methods or set default_methods")
             for m in methods:
-                self.registry.method(m, context="--methods")
+                cls = self.registry.method(m, context="--methods")
+                # build each method once now, so a bad hyperparameter fails before any training
+                overrides = {**loaded.config.methods.get(m, {}), **self.config.method_args.get(m, {})}
+                if loaded.config.task_type in cls.supports:
+                    cls(cls.make_params(overrides, context=f"method '{m}': "))
             for m in self.config.method_args:
                 self.registry.method(m, context="--method-args")
             plan.append((loaded, methods))

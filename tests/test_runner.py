@@ -120,3 +120,12 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
         assert res.returncode == 2, (args, res.stderr)
         lines = res.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("mu-eval: error: ") and expected in lines[0], lines
+
+
+def test_a_bad_method_parameter_fails_before_any_training(tmp_path):
+    result = run_cli("run", "--tasks", "mlubench-mini", "--methods", "lumoe", "--method-args", "lumoe.loss=xyz",
+                     "--output", str(tmp_path / "out"), env={"MU_CACHE_DIR": str(tmp_path / "cache")})
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == ["mu-eval: error: method 'lumoe': loss must be one of npo, gd, ga, "
+                                                  "idk, got 'xyz'"]
+    assert not (tmp_path / "cache" / "models").exists()  # nothing was trained
