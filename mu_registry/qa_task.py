@@ -96,7 +96,6 @@ def build_qa_task(loaded: LoadedTask, registry: Registry, *, units: list[str] | 
             variants[spec.name] = para
         train_parts = [r[1] for r in requests] + [r[2] for r in requests]
         train = concat_splits(train_parts, "train")
-        touched = {u for r in requests for u in _units(r[1], unit) + _units(r[2], unit)}
         general = None
     else:
         if "train" not in splits:
@@ -159,7 +158,6 @@ def build_qa_task(loaded: LoadedTask, registry: Registry, *, units: list[str] | 
         values = np.asarray([str(v) for v in train.columns[life.phase_column]])
         for phase in ("pretrain", "finetune"):
             phases[phase] = train.take(np.flatnonzero(values == phase), phase)
-    del touched
     return QATaskData(train=train, requests=out, general=general, phases=phases)
 
 

@@ -70,7 +70,7 @@ def test_learning_facts_then_unlearning_one_entity_with_lora():
     assert learned_forget < 0.5 * start and learned_retain < 0.5 * start
 
     base = {k: v.clone() for k, v in model.state_dict().items()}
-    lora = V.add_lora(model, r=8, alpha=8, dropout=0.0)
+    lora = V.TinyLlava().add_lora(model, r=8, alpha=8, dropout=0.0)
     trainable = [n for n, p in lora.named_parameters() if p.requires_grad]
     assert trainable and all("lora_" in n for n in trainable)
     with torch.no_grad():

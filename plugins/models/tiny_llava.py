@@ -6,8 +6,8 @@ tokenizer built in code (``VLMTokens``), so nothing is downloaded. ``encode_qa``
 question/answer turn the way LLaVA-1.5's conversation template does (``USER: <image>\\n<question>
 ASSISTANT: <answer>``) with one image placeholder per image patch, and labels only the answer
 tokens, which is what every loss in ``mu_registry.llm_losses`` expects.
-``add_lora`` wraps the model with peft LoRA on the language model's attention projections, with
-MLUBench's settings as defaults (r=32, alpha=32, dropout 0.3).
+LoRA comes from ``GenerativeModel.add_lora`` (the language model's attention projections, MLUBench's
+settings as defaults: r=32, alpha=32, dropout 0.3).
 """
 
 from __future__ import annotations
@@ -106,17 +106,6 @@ def collate(pairs: list[tuple[list[int], list[int]]]) -> dict[str, torch.Tensor]
 def pixels(images: torch.Tensor) -> torch.Tensor:
     """uint8 N×3×H×W → float in [-1, 1]."""
     return images.float() / 127.5 - 1.0
-
-
-def add_lora(model, r: int = 32, alpha: int = 32, dropout: float = 0.3):
-    """peft LoRA on the language model's attention projections; only the adapters train."""
-    try:
-        import peft
-    except ImportError:
-        raise MuError("peft is not installed: pip install peft") from None
-    config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
-                             target_modules=r"model\.language_model\..*\.(q_proj|k_proj|v_proj|o_proj)")
-    return peft.get_peft_model(model, config)
 
 
 class TinyLlava(GenerativeModel):
