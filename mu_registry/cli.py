@@ -87,6 +87,26 @@ def build_parser() -> argparse.ArgumentParser:
     rp = sub.add_parser("report", help="tables and plots for a finished (or interrupted) run folder")
     rp.add_argument("run_dir", type=Path, help="a run folder holding results.json")
 
+    lb = sub.add_parser("leaderboard", help="this project's numbers beside the papers' published ones, "
+                        "with the difference (Markdown and HTML too)")
+    which = lb.add_mutually_exclusive_group(required=True)
+    which.add_argument("--suite", help="a shipped reference suite: mubench, mlubench or pulse")
+    which.add_argument("--reference", type=Path, help="a reference file of the same shape instead")
+    lb.add_argument("--results", type=Path, action="append", default=[], metavar="DIR",
+                    help="read finished runs (a run folder or a folder of them) instead of running")
+    lb.add_argument("--stand-in", action="store_true",
+                    help="use each configuration's offline stand-in task (rows are marked as stand-ins)")
+    lb.add_argument("--configs", type=_csv, default=None, help="only configurations whose name contains one "
+                    "of these, comma separated")
+    lb.add_argument("--methods", type=_csv, default=[], help="methods to run besides the standardized ones "
+                    "(a plugin package's method, say)")
+    lb.add_argument("--seed", type=_seeds, default=[0])
+    lb.add_argument("--limit", type=int, default=None, help="at most N examples per split (quick checks)")
+    lb.add_argument("--include-path", action="append", default=[])
+    lb.add_argument("--device", default="auto")
+    lb.add_argument("--output", type=Path, default=Path("results/leaderboard"),
+                    help="folder for the reports and runs (default results/leaderboard)")
+
     v = sub.add_parser("validate", help="check task and group files without running them")
     v.add_argument("names", nargs="*", help="tasks or groups (default: all)")
     v.add_argument("--include-path", action="append", default=[])
@@ -105,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate,
-                "report": cmd_report}[args.command](args)
+                "report": cmd_report, "leaderboard": cmd_leaderboard}[args.command](args)
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -209,6 +229,23 @@ def cmd_report(args: argparse.Namespace) -> int:
     print(render_tables(results))
     for plot in write_plots(results, args.run_dir / "plots"):
         print(f"plot: {plot}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from .leaderboard import build_tables, render_text, run_configs, scan_runs, write_reports
+    from .reference import load_reference
+
+    suite = load_reference(args.suite if args.suite else args.reference)
+    roots = list(args.results)
+    if not roots:
+        roots = run_configs(suite, _registry(), output=args.output, stand_in=args.stand_in,
+                            extra_methods=args.methods, seeds=args.seed, limit=args.limit,
+                            include_paths=args.include_path, device=args.device, configs=args.configs)
+    tables = build_tables(suite, scan_runs(roots), stand_in_only=args.stand_in, configs=args.configs)
+    print(render_text(suite, tables))
+    for path in write_reports(suite, tables, args.output):
+        print(f"wrote {path}")
     return 0
 
 

@@ -334,25 +334,30 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or None  # type: ignore[return-value]
 
 
+def config_error(exc: ValidationError, source: str) -> ConfigError:
+    """One line naming ``source``, the key at fault and the problem (the first of pydantic's errors)."""
+    err = exc.errors()[0]
+    key = _format_loc(err["loc"])
+    msg = err["msg"]
+    if err["type"] == "extra_forbidden":
+        msg = "unknown key"
+    elif err["type"] == "missing":
+        msg = "required key is missing"
+    elif "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict):
+        msg = f"{msg} (got {err['input']!r})"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, "):]
+    more = len(exc.errors()) - 1
+    if more:
+        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+    return ConfigError(source, key, msg)
+
+
 def validate_task(data: dict[str, Any], source: str) -> TaskConfig:
     try:
         return TaskConfig.model_validate(data)
     except ValidationError as exc:
-        err = exc.errors()[0]
-        key = _format_loc(err["loc"])
-        msg = err["msg"]
-        if err["type"] == "extra_forbidden":
-            msg = "unknown key"
-        elif err["type"] == "missing":
-            msg = "required key is missing"
-        elif "input" in err and err["type"] not in ("value_error",) and not isinstance(err["input"], dict):
-            msg = f"{msg} (got {err['input']!r})"
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
-        more = len(exc.errors()) - 1
-        if more:
-            msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise ConfigError(source, key, msg) from None
+        raise config_error(exc, source) from None
 
 
 def validate_group(data: dict[str, Any], source: str) -> GroupConfig:
