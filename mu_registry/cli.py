@@ -74,6 +74,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="change a task key for this run, e.g. forget.ratio=0.05 or model.train.epochs=3 "
                         "(value parsed as YAML; repeatable)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1 ...")
+    r.add_argument("--engine", choices=["auto", "transformers", "vllm"], default=None,
+                   help="evaluation engine of generative tasks (default: each task's generation.engine)")
     r.add_argument("--no-cache", action="store_true", help="always retrain original and retrain models")
     r.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                    help="continue an interrupted run in RUN_DIR with its recorded configuration")
@@ -162,7 +164,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             tasks=args.tasks or [DEFAULT_GROUP], methods=args.methods, model=args.model, seeds=args.seed,
             output=args.output, limit=args.limit, include_paths=args.include_path,
             method_args=_method_args(args.method_args), device=args.device, use_cache=not args.no_cache,
-            task_overrides=_task_overrides(args.task_set))
+            task_overrides=_task_overrides(args.task_set), engine=args.engine)
         runner = Runner(config, registry)
     results = runner.run()
     from .results import render_tables

@@ -20,7 +20,7 @@ from torch import nn
 from .data import Split
 from .errors import MuError
 from .model import Model, TaskSpec
-from .qa import EncodedQA, QABatch, prompt_batches, qa_batches
+from .qa import EncodedQA, QABatch, qa_batches
 from .task_config import TrainConfig
 
 
@@ -104,22 +104,13 @@ class GenerativeModel(Model):
                      **kwargs)
         return out.hidden_states[layer + 1]
 
-    @torch.inference_mode()
-    def generate(self, module: nn.Module, data: EncodedQA, *, max_new_tokens: int, batch_size: int,
+    def generate(self, module: nn.Module, data: EncodedQA, *, max_new_tokens: int, batch_size: int | str,
                  device: torch.device) -> list[str]:
-        """Greedy answers for every prompt of ``data`` (left-padded batches, KV cache)."""
-        out: list[str] = [""] * len(data)
-        for batch in prompt_batches(data, batch_size, pad_id=self.pad_id, pixels=self.pixel_values, device=device):
-            kwargs = {"pixel_values": batch.pixel_values} if batch.pixel_values is not None else {}
-            seqs = module.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                                   max_new_tokens=max_new_tokens, do_sample=False, pad_token_id=self.pad_id,
-                                   eos_token_id=self.eos_id, **kwargs)
-            new = seqs[:, batch.input_ids.shape[1]:].cpu().tolist()
-            for row, ids in zip(batch.positions, new):
-                if self.eos_id in ids:
-                    ids = ids[:ids.index(self.eos_id)]
-                out[int(row)] = self.decode(ids).strip()
-        return out
+        """Greedy answers for every prompt of ``data`` (the transformers engine: left-padded batches, KV cache)."""
+        from .engines.hf_engine import TransformersEngine
+
+        return TransformersEngine(self, module, device=device, batch_size=batch_size).generate(
+            data, max_new_tokens=max_new_tokens)
 
     def fit(self, module: nn.Module, data: EncodedQA, train: TrainConfig, *, seed: int,  # type: ignore[override]
             device: torch.device, desc: str = "train") -> nn.Module:

@@ -27,6 +27,7 @@ from .model import TaskSpec
 from .paths import cache_dir
 from .progress import progress
 from .qa import EncodedQA
+from .engines import EvalEngine, make_engine
 from .qa_eval import answer_sets, grade_sets
 from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
@@ -54,6 +55,7 @@ class LifelongRun:
         reg = runner.registry
         # answers keyed by the weights that gave them (see answer_cache): the original's are reused across runs
         self.answers = AnswerCache(cache_dir() / "answers") if runner.config.use_cache else None
+        self.engine: EvalEngine | None = None
         judge_factory = reg.judge(self.cfg.generation.judge, context=f"{loaded.path}: generation.judge")
         try:
             self.judge = judge_factory(**self.cfg.generation.judge_args)
@@ -154,8 +156,9 @@ class LifelongRun:
         import numpy as np
 
         train = {"train": adapter.encode(data.train, spec)}
-        got = answer_sets(adapter, model, train, route=None, max_new_tokens=self.cfg.generation.max_new_tokens,
-                          batch_size=self.cfg.eval_batch_size, device=self.device, mode=self.cfg.generation.mode)
+        got = answer_sets(self._engine(adapter, model), model, train, route=None,
+                          max_new_tokens=self.cfg.generation.max_new_tokens, mode=self.cfg.generation.mode,
+                          stop=tuple(self.cfg.generation.stop))
         enc = train["train"]
         correct = np.asarray([_correct(a, r, self.judge, q, self.cfg.generation.mode)
                               for a, r, q in zip(got["train"].answers, enc.answer_texts, enc.questions)])
@@ -164,12 +167,22 @@ class LifelongRun:
         return sorted(scores, key=lambda u: (-scores[u], u))[:top]
 
     # ------------------------------------------------------------ evaluation
+    def _engine(self, adapter: GenerativeModel, model: torch.nn.Module) -> EvalEngine:
+        """One engine for the whole run (a vLLM engine stays loaded); it is told the current weights at
+        every evaluation."""
+        if self.engine is None:
+            gen = self.cfg.generation
+            kind = self.runner.config.engine or gen.engine
+            self.engine = make_engine(kind, adapter, model, device=self.device, batch_size=self.cfg.eval_batch_size,
+                                      engine_args=gen.engine_args)
+        return self.engine
+
     def _evaluate(self, adapter: GenerativeModel, model: torch.nn.Module, sets: dict[str, EncodedQA],
                   method: LLMMethod | None, who: str, index: int) -> dict[str, Any]:
         gen = self.cfg.generation
-        answers = answer_sets(adapter, model, sets, route=method.route if method is not None else None,
-                              max_new_tokens=gen.max_new_tokens, batch_size=self.cfg.eval_batch_size,
-                              device=self.device, mode=gen.mode, cache=self.answers)
+        answers = answer_sets(self._engine(adapter, model), model, sets,
+                              route=method.route if method is not None else None, max_new_tokens=gen.max_new_tokens,
+                              mode=gen.mode, cache=self.answers, stop=tuple(gen.stop))
         self._write_answers(sets, answers, who, index)
         return grade_sets(sets, answers, self.judge if gen.mode == "generate" else None)
 

@@ -84,7 +84,7 @@ class QABatch:
 PixelFn = Callable[[list[Any]], torch.Tensor]
 
 
-def _groups(data: EncodedQA, batch_size: int, order: np.ndarray) -> list[np.ndarray]:
+def group_rows(data: EncodedQA, batch_size: int, order: np.ndarray) -> list[np.ndarray]:
     """Chunks of ``order`` of at most ``batch_size`` rows, each all-image or all-text."""
     has = data.has_image[order] if len(order) else np.zeros(0, bool)
     out = []
@@ -133,7 +133,7 @@ def qa_batches(data: EncodedQA, batch_size: int, *, pad_id: int, pixels: PixelFn
         order = torch.randperm(n, generator=generator).numpy()
     else:
         order = np.argsort([len(p) + len(a) for p, a in zip(data.prompts, data.answers)], kind="stable")
-    chunks = _groups(data, batch_size, order)
+    chunks = group_rows(data, batch_size, order)
     if shuffle and chunks:
         chunks = [chunks[i] for i in torch.randperm(len(chunks), generator=generator).tolist()]
     for rows in chunks:
@@ -144,6 +144,6 @@ def qa_batches(data: EncodedQA, batch_size: int, *, pad_id: int, pixels: PixelFn
 def prompt_batches(data: EncodedQA, batch_size: int, *, pad_id: int, pixels: PixelFn,
                    device: torch.device | None = None) -> Iterator[QABatch]:
     order = np.argsort([len(p) for p in data.prompts], kind="stable")
-    for rows in _groups(data, batch_size, order):
+    for rows in group_rows(data, batch_size, order):
         batch = collate_prompts(data, rows, pad_id=pad_id, pixels=pixels)
         yield batch.to(device) if device is not None else batch

@@ -2,25 +2,22 @@
 and the judge's grades, per set and per probe form (multimodal / text-only).
 
 With a routing method (LUMoE) each row is answered by the adapter its route names, or by the base
-model with every adapter off; rows are grouped by route so each adapter runs batched.
+model with every adapter off; rows are grouped by route so each adapter runs batched. The model is
+asked through an evaluation engine (``mu_registry.engines``: transformers or vLLM).
 """
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 from torch import nn
 
 from .answer_cache import AnswerCache, weights_fingerprint
-from .generative import GenerativeModel
+from .engines import ACTIVE, EvalEngine
 from .judge import Grade, Judge
-from .llm_losses import sequence_logprob
-from .llm_method import is_peft
 from .qa import EncodedQA
 
 Route = Callable[[nn.Module, EncodedQA], "list[str | None] | None"]
@@ -33,46 +30,14 @@ class SetAnswers:
     routes: list[str | None] | None
 
 
-def _adapter_scope(model: nn.Module, route: str | None, routed: bool):
-    if not routed:
-        return contextlib.nullcontext()
-    if route is None:
-        return model.disable_adapter() if is_peft(model) else contextlib.nullcontext()
-    model.set_adapter(route)
-    return contextlib.nullcontext()
-
-
-@torch.inference_mode()
-def answer_nll_per_row(adapter: GenerativeModel, model: nn.Module, data: EncodedQA, *, batch_size: int,
-                       device: torch.device) -> np.ndarray:
-    out = np.zeros(len(data), dtype=np.float64)
-    for batch in adapter.batches(data, batch_size, device=device):
-        lp, n = sequence_logprob(adapter.forward(model, batch), batch.labels)
-        out[batch.positions] = (-lp / n.clamp(min=1)).cpu().numpy()
-    return out
-
-
-def choose(adapter: GenerativeModel, model: nn.Module, data: EncodedQA, *, batch_size: int,
-           device: torch.device) -> list[str]:
-    """Multiple choice: per row, the option with the lowest token-mean NLL as the answer."""
-    assert data.options is not None
-    width = max(len(o) for o in data.options)
-    scores = np.full((len(data), width), np.inf)
-    for k in range(width):
-        rows = [i for i, o in enumerate(data.options) if len(o) > k]
-        sub = data.take(rows)
-        texts = [data.options[i][k] for i in rows]
-        sub = sub.with_answers([adapter.tokenize_answer(t) for t in texts], texts)
-        scores[rows, k] = answer_nll_per_row(adapter, model, sub, batch_size=batch_size, device=device)
-    return [data.options[i][int(np.argmin(scores[i]))] for i in range(len(data))]
-
-
-def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, EncodedQA], *, route: Route | None,
-                max_new_tokens: int, batch_size: int, device: torch.device,
-                mode: str = "generate", cache: AnswerCache | None = None) -> dict[str, SetAnswers]:
-    """Answers (and reference-answer NLLs) for every set; with ``cache``, rows already answered by these
-    exact weights, through the same route, for the same request are read back instead."""
+def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA], *, route: Route | None,
+                max_new_tokens: int, mode: str = "generate", cache: AnswerCache | None = None,
+                stop: tuple[str, ...] = ()) -> dict[str, SetAnswers]:
+    """Answers (and reference-answer NLLs) for every set through ``engine``; with ``cache``, rows already
+    answered by these exact weights, through the same route, for the same request are read back instead.
+    In choice mode the reference answer's NLL is its option's score (no second pass)."""
     model.eval()
+    engine.sync(model)
     out = {}
     fingerprint = weights_fingerprint(model) if cache is not None else ""
     for name, data in sets.items():
@@ -86,19 +51,19 @@ def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, Enco
             sub = data.take(rows)
             key = hit = None
             if cache is not None:
-                key = cache.key(fingerprint, sub, {"mode": mode, "max_new_tokens": max_new_tokens,
+                key = cache.key(fingerprint, sub, {"mode": mode, "max_new_tokens": max_new_tokens, "stop": list(stop),
                                                    "route": r if routes is not None else "as-is"})
                 hit = cache.get(key)
             if hit is not None:
                 got, scores = hit
             else:
-                with _adapter_scope(model, r, routes is not None):
-                    if mode == "choice":
-                        got = choose(adapter, model, sub, batch_size=batch_size, device=device)
-                    else:
-                        got = adapter.generate(model, sub, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                                               device=device)
-                    scores = answer_nll_per_row(adapter, model, sub, batch_size=batch_size, device=device)
+                adapter = r if routes is not None else ACTIVE
+                if mode == "choice":
+                    got, option_scores = engine.choose(sub, adapter=adapter)
+                    scores = _reference_scores(engine, sub, option_scores, adapter)
+                else:
+                    got = engine.generate(sub, max_new_tokens=max_new_tokens, stop=stop, adapter=adapter)
+                    scores = engine.loglikelihood(sub, adapter=adapter)
                 if cache is not None:
                     cache.put(key, got, scores)
             for k, i in enumerate(rows):
@@ -106,6 +71,22 @@ def answer_sets(adapter: GenerativeModel, model: nn.Module, sets: dict[str, Enco
                 nll[i] = scores[k]
         out[name] = SetAnswers(answers, nll, routes)
     return out
+
+
+def _reference_scores(engine: EvalEngine, data: EncodedQA, option_scores: np.ndarray,
+                      adapter: str | None) -> np.ndarray:
+    """The reference answer's NLL: read from its option's score, computed only where it is no option."""
+    assert data.options is not None
+    scores = np.zeros(len(data))
+    missing = []
+    for i, (opts, ref) in enumerate(zip(data.options, data.answer_texts)):
+        if ref in opts:
+            scores[i] = option_scores[i, opts.index(ref)]
+        else:
+            missing.append(i)
+    if missing:
+        scores[missing] = engine.loglikelihood(data.take(missing), adapter=adapter)
+    return scores
 
 
 def _summary(grades: list[Grade], nll: np.ndarray) -> dict[str, float]:

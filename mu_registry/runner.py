@@ -21,7 +21,7 @@ import torch
 
 from .atomic import atomic_torch_save, atomic_write_json, atomic_write_text
 from .data import Split, TaskData
-from .engine import evaluate_sets
+from .engines.classify import evaluate_sets
 from .environment import describe_environment
 from .errors import MuError, NotApplicableError
 from .method import Method, UnlearnContext
@@ -53,6 +53,8 @@ class RunConfig:
     use_cache: bool = True
     #: task keys changed for this run (``--set forget.ratio=0.05``), applied after includes
     task_overrides: dict[str, Any] = field(default_factory=dict)
+    #: evaluation engine for generative tasks (None: each task's generation.engine)
+    engine: str | None = None
 
 
 def new_run_id() -> str:

@@ -216,6 +216,12 @@ class GenerationConfig(_Strict):
     #: judge plugin scoring answers with MLUBench's 0/1/2 rubric (``rule``: deterministic, offline)
     judge: str = "rule"
     judge_args: dict[str, Any] = Field(default_factory=dict)
+    #: answers are cut at the first of these strings (as well as at end of sequence)
+    stop: list[str] = Field(default_factory=list)
+    #: evaluation engine: transformers, vllm (GPU), or auto (vllm where it can serve the model)
+    engine: Literal["auto", "transformers", "vllm"] = "auto"
+    #: keyword arguments of the engine (vllm: gpu_memory_utilization, max_model_len, max_loras, ...)
+    engine_args: dict[str, Any] = Field(default_factory=dict)
 
 
 class TaskConfig(_Strict):
@@ -236,8 +242,14 @@ class TaskConfig(_Strict):
     #: methods run when the CLI gives no --methods
     default_methods: list[str] = Field(default_factory=list)
     metrics: list[str] = Field(default_factory=lambda: ["accuracy", "gap_to_retrain"])
-    #: evaluation batch size
-    eval_batch_size: int = Field(default=512, ge=1)
+    #: evaluation batch size, or "auto": the largest that fits in memory (halved on out-of-memory errors)
+    eval_batch_size: int | Literal["auto"] = Field(default=512)
+
+    @model_validator(mode="after")
+    def _positive_batch(self) -> "TaskConfig":
+        if isinstance(self.eval_batch_size, int) and self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be at least 1 or 'auto' (got {self.eval_batch_size})")
+        return self
     #: generative tasks: the request stream and how answers are generated and judged
     lifelong: LifelongConfig | None = None
     generation: GenerationConfig = Field(default_factory=GenerationConfig)

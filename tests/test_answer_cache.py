@@ -11,6 +11,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from mu_registry.answer_cache import AnswerCache, weights_fingerprint  # noqa: E402
+from mu_registry.engines import TransformersEngine  # noqa: E402
 from mu_registry.model import TaskSpec  # noqa: E402
 from mu_registry.qa_eval import answer_sets  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
@@ -26,21 +27,22 @@ def test_changed_weights_are_never_answered_from_the_cache(tmp_path):
     sets = {"a": adapter.encode(split.take(range(12)), spec)}
     model = adapter.build(spec, 0).eval()
     cache = AnswerCache(tmp_path)
+    engine = TransformersEngine(adapter, model, device=CPU, batch_size=8)
 
     def answers(m):
-        got = answer_sets(adapter, m, sets, route=None, max_new_tokens=6, batch_size=8, device=CPU, cache=cache)
+        got = answer_sets(engine, m, sets, route=None, max_new_tokens=6, cache=cache)
         return got["a"].answers, got["a"].nll
 
     first, nll = answers(model)
     assert cache.misses and not cache.hits
     calls = {"n": 0}
-    real_generate = adapter.generate
+    real_generate = engine.generate
 
     def counting(*args, **kwargs):
         calls["n"] += 1
         return real_generate(*args, **kwargs)
 
-    adapter.generate = counting
+    engine.generate = counting
     again, nll_again = answers(model)
     assert (again, list(nll_again)) == (first, list(nll)) and calls["n"] == 0 and cache.hits
 

@@ -15,7 +15,7 @@ pytest.importorskip("peft")
 
 from mu_registry.llm_method import REFUSALS, QAContext  # noqa: E402
 from mu_registry.model import TaskSpec  # noqa: E402
-from mu_registry.qa_eval import answer_nll_per_row  # noqa: E402
+from mu_registry.engines import TransformersEngine  # noqa: E402
 from mu_registry.registry import Registry  # noqa: E402
 from mu_registry.task_config import TrainConfig  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
@@ -41,7 +41,7 @@ def world():
 
 
 def _nll(adapter, model, data) -> float:
-    return float(answer_nll_per_row(adapter, model, data, batch_size=64, device=CPU).mean())
+    return float(TransformersEngine(adapter, model, device=CPU, batch_size=64).loglikelihood(data).mean())
 
 
 GENERATIVE = ["ga", "ga_klr", "gd", "llm_npo", "simnpo", "idk", "idk_dpo", "rmu", "lumoe"]

@@ -1,4 +1,4 @@
-"""Batched evaluation of a classifier on many sets in one pass per model state."""
+"""Class scores: batched evaluation of a classifier on many sets in one pass per model state."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .metric import SetOutputs
-from .model import EncodedSplit, Model
-from .training import iterate_batches
+from ..metric import SetOutputs
+from ..model import EncodedSplit, Model
+from ..training import iterate_batches
+from .base import BatchSizer
 
 
 @torch.inference_mode()
@@ -25,7 +26,10 @@ def classify(adapter: Model, module: nn.Module, data: EncodedSplit, *, batch_siz
     return SetOutputs(logits=logits, labels=data.labels.numpy())
 
 
-def evaluate_sets(adapter: Model, module: nn.Module, sets: dict[str, EncodedSplit], *, batch_size: int,
+def evaluate_sets(adapter: Model, module: nn.Module, sets: dict[str, EncodedSplit], *, batch_size: int | str,
                   device: torch.device) -> dict[str, SetOutputs]:
-    return {name: classify(adapter, module, data, batch_size=batch_size, device=device)
+    """Class scores on every set; ``batch_size="auto"`` finds the largest size up to 512 that fits."""
+    sizer = BatchSizer(batch_size, max_size=512)
+    return {name: sizer.run("class_scores", lambda bs, data=data: classify(adapter, module, data, batch_size=bs,
+                                                                         device=device))
             for name, data in sets.items()}

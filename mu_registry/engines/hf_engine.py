@@ -1,0 +1,195 @@
+"""The transformers engine: batched evaluation on the model object itself (CPU or GPU).
+
+- Rows are sorted by length and batched (no image row shares a batch with a text row); the longest
+  batch goes first so an automatic batch size finds its limit at once (``BatchSizer``).
+- Everything runs under ``torch.inference_mode``; generation is greedy with left padding and the KV
+  cache.
+- Multiple choice shares the prompt: one forward pass over the (left-padded) prompts fills the KV
+  cache, then each option is scored as a short continuation of it, and the cache is cropped back to
+  the prompt for the next option. The prompt, usually most of the tokens and the image, is encoded
+  once per question instead of once per option.
+- Collated batches (token tensors and image pixels) are prepared once per set and batch size and kept
+  (least recently used first out, within ``prepared_budget_mb``): the evaluation sets that do not
+  change between unlearning requests are not collated or pre-processed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..answer_cache import rows_digest
+from ..generative import GenerativeModel
+from ..llm_losses import sequence_logprob
+from ..llm_method import is_peft
+from ..qa import EncodedQA, QABatch, collate_prompts, collate_qa, group_rows
+from .base import ACTIVE, BatchSizer, EvalEngine, cut_at_stop
+
+
+def _batch_bytes(batch: QABatch) -> int:
+    tensors = [batch.input_ids, batch.attention_mask, batch.labels, batch.pixel_values]
+    return sum(t.numel() * t.element_size() for t in tensors if t is not None)
+
+
+class TransformersEngine(EvalEngine):
+    name = "transformers"
+
+    def __init__(self, adapter: GenerativeModel, module: nn.Module, *, device: torch.device,
+                 batch_size: int | str = "auto", max_batch_size: int = 64, prepared_budget_mb: int | None = None):
+        self.adapter = adapter
+        self.module = module
+        self.device = device
+        self.sizer = BatchSizer(batch_size, max_batch_size)
+        budget = prepared_budget_mb if prepared_budget_mb is not None else int(
+            os.environ.get("MU_PREPARED_BUDGET_MB", "1024"))
+        self._budget = budget * 2 ** 20
+        self._prepared: OrderedDict[tuple[str, str, int], list[QABatch]] = OrderedDict()
+        self._prepared_bytes = 0
+        self.prepared_hits = 0
+
+    def sync(self, module: nn.Module) -> None:
+        self.module = module
+
+    def describe(self) -> dict[str, Any]:
+        return {"engine": self.name, "batch_size": self.sizer.requested, "found_batch_sizes": dict(self.sizer.found)}
+
+    # --- batches -----------------------------------------------------------------------------
+
+    def _batches(self, data: EncodedQA, kind: str, batch_size: int) -> list[QABatch]:
+        """Collated CPU batches, longest first: ``prompt`` (left-padded prompts) or ``qa`` (prompt+answer)."""
+        key = (rows_digest(data), kind, batch_size)
+        if key in self._prepared:
+            self._prepared.move_to_end(key)
+            self.prepared_hits += 1
+            return self._prepared[key]
+        if kind == "prompt":
+            lengths = [len(p) for p in data.prompts]
+            collate = collate_prompts
+        else:
+            lengths = [len(p) + len(a) for p, a in zip(data.prompts, data.answers)]
+            collate = collate_qa
+        order = np.argsort([-n for n in lengths], kind="stable")
+        batches = [collate(data, rows, pad_id=self.adapter.pad_id, pixels=self.adapter.pixel_values)
+                   for rows in group_rows(data, batch_size, order)]
+        batches.sort(key=lambda b: -b.input_ids.numel())
+        size = sum(_batch_bytes(b) for b in batches)
+        if size <= self._budget:
+            self._prepared[key] = batches
+            self._prepared_bytes += size
+            while self._prepared_bytes > self._budget:
+                _, old = self._prepared.popitem(last=False)
+                self._prepared_bytes -= sum(_batch_bytes(b) for b in old)
+        return batches
+
+    def _scope(self, adapter: str | None):
+        module = self.module
+        if adapter == ACTIVE:
+            return contextlib.nullcontext()
+        if adapter is None:
+            return module.disable_adapter() if is_peft(module) else contextlib.nullcontext()
+        module.set_adapter(adapter)
+        return contextlib.nullcontext()
+
+    def _kwargs(self, batch: QABatch) -> dict[str, Any]:
+        return {"pixel_values": batch.pixel_values} if batch.pixel_values is not None else {}
+
+    # --- requests ----------------------------------------------------------------------------
+
+    def loglikelihood(self, data: EncodedQA, *, adapter: str | None = ACTIVE) -> np.ndarray:
+        def work(batch_size: int) -> np.ndarray:
+            out = np.zeros(len(data), dtype=np.float64)
+            for cpu_batch in self._batches(data, "qa", batch_size):
+                batch = cpu_batch.to(self.device)
+                logits = self.adapter.forward(self.module, batch)
+                lp, n = sequence_logprob(logits, batch.labels)
+                out[batch.positions] = (-lp / n.clamp(min=1)).float().cpu().numpy()
+            return out
+
+        if len(data) == 0:
+            return np.zeros(0)
+        self.module.eval()
+        with torch.inference_mode(), self._scope(adapter):
+            return self.sizer.run("loglikelihood", work)
+
+    def choice_scores(self, data: EncodedQA, *, adapter: str | None = ACTIVE) -> np.ndarray:
+        assert data.options is not None, "multiple choice needs options"
+        width = max((len(o) for o in data.options), default=0)
+        option_ids = [[self.adapter.tokenize_answer(t) for t in opts] for opts in data.options]
+
+        def work(batch_size: int) -> np.ndarray:
+            scores = np.full((len(data), width), np.inf)
+            for cpu_batch in self._batches(data, "prompt", batch_size):
+                batch = cpu_batch.to(self.device)
+                self._score_options(batch, option_ids, width, scores)
+            return scores
+
+        if len(data) == 0:
+            return np.zeros((0, width))
+        self.module.eval()
+        with torch.inference_mode(), self._scope(adapter):
+            return self.sizer.run("choice", work)
+
+    def _score_options(self, batch: QABatch, option_ids: list[list[list[int]]], width: int,
+                       scores: np.ndarray) -> None:
+        mask = batch.attention_mask
+        rows = [int(r) for r in batch.positions]
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        out = self.module(input_ids=batch.input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
+                          **self._kwargs(batch))
+        cache = out.past_key_values
+        first = out.logits[:, -1].float().log_softmax(-1)
+        prompt_len = mask.sum(-1, keepdim=True)
+        pad = self.adapter.pad_id
+        for k in range(width):
+            conts = [option_ids[r][k] if k < len(option_ids[r]) else [pad] for r in rows]
+            length = max(len(c) for c in conts)
+            ids = torch.full((len(rows), length), pad, dtype=torch.long)
+            cmask = torch.zeros((len(rows), length), dtype=torch.long)
+            for i, c in enumerate(conts):
+                ids[i, :len(c)] = torch.tensor(c)
+                cmask[i, :len(c)] = 1
+            ids, cmask = ids.to(self.device), cmask.to(self.device)
+            logp = first.gather(1, ids[:, :1])
+            if length > 1:
+                step = self.module(input_ids=ids[:, :-1], attention_mask=torch.cat([mask, cmask[:, :-1]], 1),
+                                   position_ids=prompt_len + torch.arange(length - 1, device=self.device),
+                                   past_key_values=cache, use_cache=True)
+                rest = step.logits.float().log_softmax(-1).gather(2, ids[:, 1:, None])[..., 0]
+                logp = torch.cat([logp, rest], 1)
+                cache.crop(-(length - 1))  # back to the prompt (a negative count removes tokens)
+            total = (logp * cmask).sum(1)
+            n = cmask.sum(1).clamp(min=1)
+            nll = (-total / n).cpu().numpy()
+            for i, r in enumerate(rows):
+                if k < len(option_ids[r]):
+                    scores[r, k] = nll[i]
+
+    def generate(self, data: EncodedQA, *, max_new_tokens: int, stop: tuple[str, ...] = (),
+                 adapter: str | None = ACTIVE) -> list[str]:
+        eos = self.adapter.eos_id
+
+        def work(batch_size: int) -> list[str]:
+            out = [""] * len(data)
+            for cpu_batch in self._batches(data, "prompt", batch_size):
+                batch = cpu_batch.to(self.device)
+                seqs = self.module.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
+                                            max_new_tokens=max_new_tokens, do_sample=False,
+                                            pad_token_id=self.adapter.pad_id, eos_token_id=eos,
+                                            **self._kwargs(batch))
+                for row, ids in zip(batch.positions, seqs[:, batch.input_ids.shape[1]:].cpu().tolist()):
+                    if eos in ids:
+                        ids = ids[:ids.index(eos)]
+                    out[int(row)] = cut_at_stop(self.adapter.decode(ids), stop).strip()
+            return out
+
+        if len(data) == 0:
+            return []
+        self.module.eval()
+        with torch.inference_mode(), self._scope(adapter):
+            return self.sizer.run("generate", work)
