@@ -70,3 +70,18 @@ def test_hf_llava_loads_a_local_checkpoint_encodes_trains_and_generates(tmp_path
         assert adapter.forward(model, b).shape[:2] == b.input_ids.shape
     answers = adapter.generate(model, data, max_new_tokens=4, batch_size=8, device=torch.device("cpu"))
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+
+    # what the vLLM engine loads: the base weights without the adapter, with processor and tokenizer
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.1)
+    exported = adapter.vllm_source(model, tmp_path / "export")
+    reloaded = transformers.LlavaForConditionalGeneration.from_pretrained(exported).eval()
+    assert transformers.AutoProcessor.from_pretrained(exported).tokenizer.convert_tokens_to_ids("<image>") == image_id
+    batch = batches[0]
+    with torch.no_grad(), model.disable_adapter():
+        base_logits = adapter.forward(model, batch)
+        np.testing.assert_allclose(adapter.forward(reloaded, batch).numpy(), base_logits.numpy(), atol=1e-5)
+    with torch.no_grad():
+        assert not torch.allclose(adapter.forward(model, batch), base_logits, atol=1e-3)

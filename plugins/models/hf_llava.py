@@ -12,6 +12,7 @@ Arguments: ``pretrained`` (required), ``dtype`` (``bfloat16`` default on a GPU, 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -103,6 +104,18 @@ class HFLlava(GenerativeModel):
 
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
+
+    def vllm_source(self, module: torch.nn.Module, folder: Path) -> str:
+        """A folder the vLLM engine loads: ``module``'s base weights (LoRA adapters left out) with the
+        processor and tokenizer, so a base trained or fine-tuned in this process is what vLLM serves."""
+        from mu_registry.llm_method import is_peft
+
+        base = module.get_base_model() if is_peft(module) else module
+        state = {k.replace(".base_layer.", "."): v for k, v in base.state_dict().items() if "lora_" not in k}
+        folder.mkdir(parents=True, exist_ok=True)
+        base.save_pretrained(str(folder), state_dict=state)
+        (self.processor if hasattr(self.processor, "image_processor") else self.tokenizer).save_pretrained(str(folder))
+        return str(folder)
 
     def pixel_values(self, images: list[Any]) -> torch.Tensor:
         from PIL import Image
