@@ -1,4 +1,5 @@
-"""Atomic writes: a reader never sees a half-written results file or checkpoint."""
+"""Atomic writes: a reader never sees a half-written results file or checkpoint. Under a launcher with
+several processes only rank 0 writes (the others hold the same results)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from typing import Any
 
 
 def _atomic_write(path: Path, write) -> None:
+    from .distributed import is_main
+
+    if not is_main():
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

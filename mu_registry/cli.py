@@ -155,6 +155,11 @@ def _registry():
 def cmd_run(args: argparse.Namespace) -> int:
     from .runner import RunConfig, Runner
 
+    from .distributed import init_from_environment
+
+    launched_on = init_from_environment()  # accelerate launch / torchrun: evaluation split across processes
+    if launched_on is not None and args.device == "auto":
+        args.device = str(launched_on)
     registry = _registry()
     if args.resume is not None:
         runner = Runner.resume(args.resume, registry)

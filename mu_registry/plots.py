@@ -47,7 +47,11 @@ def _mean_std(values: list[float | None]) -> tuple[float, float] | None:
 
 
 def _save(fig: Any, path: Path) -> None:
-    """Write atomically: a half-written PNG never replaces a good one."""
+    """Write atomically: a half-written PNG never replaces a good one (rank 0 only, under a launcher)."""
+    from .distributed import is_main
+
+    if not is_main():
+        return
     tmp = path.with_name(f".{path.name}.tmp")
     fig.savefig(tmp, dpi=110, format="png")
     os.replace(tmp, path)

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from torch import nn
 
+from . import distributed
 from .answer_cache import AnswerCache, weights_fingerprint
 from .engines import ACTIVE, EvalEngine
 from .judge import Grade, Judge
@@ -53,7 +54,7 @@ def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA]
             if cache is not None:
                 key = cache.key(fingerprint, sub, {"mode": mode, "max_new_tokens": max_new_tokens, "stop": list(stop),
                                                    "route": r if routes is not None else "as-is"})
-                hit = cache.get(key)
+                hit = distributed.from_main(cache.get(key))  # every process takes the same path
             if hit is not None:
                 got, scores = hit
             else:

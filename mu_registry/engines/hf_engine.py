@@ -24,6 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .. import distributed
 from ..answer_cache import rows_digest
 from ..generative import GenerativeModel
 from ..llm_losses import sequence_logprob
@@ -52,9 +53,21 @@ class TransformersEngine(EvalEngine):
         self._prepared: OrderedDict[tuple[str, str, int], list[QABatch]] = OrderedDict()
         self._prepared_bytes = 0
         self.prepared_hits = 0
+        self._weight_sync = distributed.WeightSync()
+        self._local = False
 
     def sync(self, module: nn.Module) -> None:
         self.module = module
+        self._weight_sync(module)  # launched on several processes: everyone evaluates rank 0's weights
+
+    def _sharded(self, work, data: EncodedQA) -> list[Any]:
+        """Under a launcher with several processes: this process's share of the rows, gathered."""
+        self._local = True
+        try:
+            mine = list(work(data.take(distributed.shard(len(data)))))
+        finally:
+            self._local = False
+        return distributed.gather_rows(len(data), mine)
 
     def describe(self) -> dict[str, Any]:
         return {"engine": self.name, "batch_size": self.sizer.requested, "found_batch_sizes": dict(self.sizer.found)}
@@ -102,6 +115,8 @@ class TransformersEngine(EvalEngine):
     # --- requests ----------------------------------------------------------------------------
 
     def loglikelihood(self, data: EncodedQA, *, adapter: str | None = ACTIVE) -> np.ndarray:
+        if distributed.active() and not self._local:
+            return np.asarray(self._sharded(lambda d: self.loglikelihood(d, adapter=adapter), data), dtype=np.float64)
         def work(batch_size: int) -> np.ndarray:
             out = np.zeros(len(data), dtype=np.float64)
             for cpu_batch in self._batches(data, "qa", batch_size):
@@ -120,6 +135,13 @@ class TransformersEngine(EvalEngine):
     def choice_scores(self, data: EncodedQA, *, adapter: str | None = ACTIVE) -> np.ndarray:
         assert data.options is not None, "multiple choice needs options"
         width = max((len(o) for o in data.options), default=0)
+        if distributed.active() and not self._local:
+            rows = self._sharded(lambda d: self.choice_scores(d, adapter=adapter), data)
+            out = np.full((len(data), width), np.inf)
+            for i, row in enumerate(rows):
+                k = len(data.options[i])
+                out[i, :k] = row[:k]
+            return out
         option_ids = [[self.adapter.tokenize_answer(t) for t in opts] for opts in data.options]
 
         def work(batch_size: int) -> np.ndarray:
@@ -172,6 +194,9 @@ class TransformersEngine(EvalEngine):
 
     def generate(self, data: EncodedQA, *, max_new_tokens: int, stop: tuple[str, ...] = (),
                  adapter: str | None = ACTIVE) -> list[str]:
+        if distributed.active() and not self._local:
+            return self._sharded(lambda d: self.generate(d, max_new_tokens=max_new_tokens, stop=stop,
+                                                         adapter=adapter), data)
         eos = self.adapter.eos_id
 
         def work(batch_size: int) -> list[str]:
