@@ -53,12 +53,7 @@ def _task_overrides(items: list[str]) -> dict[str, Any]:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mu-eval", description="Evaluate machine-unlearning methods on tasks.")
-    p.add_argument("--version", action="version", version=f"mu-registry {__version__}")
-    sub = p.add_subparsers(dest="command")
-
-    r = sub.add_parser("run", help="run tasks x methods and write results")
+def _run_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--tasks", type=_csv, default=None, help=f"task or group names, comma separated "
                    f"(default: {DEFAULT_GROUP})")
     r.add_argument("--methods", type=_csv, default=None, help="method names, comma separated, or 'all' "
@@ -77,8 +72,26 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--engine", choices=["auto", "transformers", "vllm"], default=None,
                    help="evaluation engine of generative tasks (default: each task's generation.engine)")
     r.add_argument("--no-cache", action="store_true", help="always retrain original and retrain models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mu-eval", description="Evaluate machine-unlearning methods on tasks.")
+    p.add_argument("--version", action="version", version=f"mu-registry {__version__}")
+    sub = p.add_subparsers(dest="command")
+
+    r = sub.add_parser("run", help="run tasks x methods and write results")
+    _run_arguments(r)
     r.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                    help="continue an interrupted run in RUN_DIR with its recorded configuration")
+
+    sw = sub.add_parser("sweep", help="tasks x methods x seeds as separate cells on Ray (or in turn), merged")
+    _run_arguments(sw)
+    sw.add_argument("--backend", choices=["ray", "serial"], default="ray")
+    sw.add_argument("--ray-address", default=None, help="a running Ray cluster (default: start one here)")
+    sw.add_argument("--gpus-per-cell", type=float, default=0.0)
+    sw.add_argument("--ray-cpus", type=int, default=None, help="CPUs of a Ray instance started here (default: all)")
+    sw.add_argument("--resume", type=Path, default=None, metavar="SWEEP_DIR",
+                    help="run the cells of SWEEP_DIR that did not finish, then merge again")
 
     ls = sub.add_parser("list", help="list registered tasks, groups, methods, models, metrics or datasets")
     ls.add_argument("kind", choices=["tasks", "groups", "methods", "models", "metrics", "datasets", "judges", "routers"])
@@ -127,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate,
-                "report": cmd_report, "leaderboard": cmd_leaderboard}[args.command](args)
+                "report": cmd_report, "leaderboard": cmd_leaderboard,
+                "sweep": cmd_sweep}[args.command](args)
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -152,8 +166,39 @@ def _registry():
     return get_registry()
 
 
+def _run_config(args: argparse.Namespace):
+    from .runner import RunConfig
+
+    return RunConfig(
+        tasks=args.tasks or [DEFAULT_GROUP], methods=args.methods, model=args.model, seeds=args.seed,
+        output=args.output, limit=args.limit, include_paths=args.include_path,
+        method_args=_method_args(args.method_args), device=args.device, use_cache=not args.no_cache,
+        task_overrides=_task_overrides(args.task_set), engine=args.engine)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    import json
+
+    from .results import render_tables
+    from .sweep import sweep
+
+    config = _run_config(args)
+    if args.resume is not None:
+        try:
+            from .runner import RunConfig
+
+            config = RunConfig(**json.loads((args.resume / "results.json").read_text())["config"])
+        except (OSError, ValueError, KeyError, TypeError):
+            pass  # no merged results yet: the command line's configuration
+    out = sweep(config, _registry(), backend=args.backend, ray_address=args.ray_address,
+                gpus_per_cell=args.gpus_per_cell, ray_cpus=args.ray_cpus, resume=args.resume)
+    print(render_tables(json.loads((out / "results.json").read_text())))
+    print(f"results: {out / 'results.json'}")
+    return 0
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from .runner import RunConfig, Runner
+    from .runner import Runner
 
     from .distributed import init_from_environment
 
@@ -165,12 +210,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         runner = Runner.resume(args.resume, registry)
         log.info("resuming run %s", args.resume)
     else:
-        config = RunConfig(
-            tasks=args.tasks or [DEFAULT_GROUP], methods=args.methods, model=args.model, seeds=args.seed,
-            output=args.output, limit=args.limit, include_paths=args.include_path,
-            method_args=_method_args(args.method_args), device=args.device, use_cache=not args.no_cache,
-            task_overrides=_task_overrides(args.task_set), engine=args.engine)
-        runner = Runner(config, registry)
+        runner = Runner(_run_config(args), registry)
     results = runner.run()
     from .results import render_tables
 
