@@ -99,12 +99,13 @@ def test_auto_batch_size_halves_on_out_of_memory_and_gives_the_same_answers():
     spec, data = _data(adapter, rows=20)
     model = adapter.build(spec, 0).eval()
     fixed = TransformersEngine(adapter, model, device=CPU, batch_size=3)
-    flaky = RunsOutOfMemory(model, limit=3)
+    flaky = RunsOutOfMemory(model, limit=4)
     auto = TransformersEngine(adapter, flaky, device=CPU, batch_size="auto", max_batch_size=16)
     np.testing.assert_allclose(auto.loglikelihood(data), fixed.loglikelihood(data), rtol=1e-5, atol=1e-5)
     assert auto.generate(data, max_new_tokens=4) == fixed.generate(data, max_new_tokens=4)
     np.testing.assert_allclose(auto.choice_scores(data), fixed.choice_scores(data), rtol=1e-5, atol=1e-5)
-    assert auto.sizer.found == {"loglikelihood": 2, "generate": 2, "choice": 2}  # 16 -> 8 -> 4 -> 2
+    # 16 -> 8 -> 4; multiple choice runs every option of a row at once (up to 4 here): 1 question a batch
+    assert auto.sizer.found == {"loglikelihood": 4, "generate": 4, "choice": 1}
     refused = flaky.refused
     auto.loglikelihood(data)
     assert flaky.refused == refused  # the size found is remembered
@@ -137,7 +138,12 @@ def test_stop_strings_and_engine_choice():
     adapter = TinyLlava()
     spec, _ = _data(adapter)
     model = adapter.build(spec, 0)
-    assert isinstance(make_engine("auto", adapter, model, device=CPU), TransformersEngine)
+    engine = make_engine("auto", adapter, model, device=CPU)
+    assert isinstance(engine, TransformersEngine)
+    _, data = _data(adapter)
+    full = engine.generate(data, max_new_tokens=8)
+    stops = ("a", "e")  # generation stops early once every row holds one; the text is the same as cutting after
+    assert engine.generate(data, max_new_tokens=8, stop=stops) == [cut_at_stop(t, stops).strip() for t in full]
     with pytest.raises(MuError, match="engine 'fast': choose one of auto, transformers, vllm"):
         make_engine("fast", adapter, model, device=CPU)
     if not vllm_available():

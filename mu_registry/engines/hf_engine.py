@@ -159,38 +159,38 @@ class TransformersEngine(EvalEngine):
 
     def _score_options(self, batch: QABatch, option_ids: list[list[list[int]]], width: int,
                        scores: np.ndarray) -> None:
+        """One pass over the prompts (logits of the last position only), then every option of every row
+        as one batch of continuations over the prompt cache repeated once per option."""
         mask = batch.attention_mask
         rows = [int(r) for r in batch.positions]
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         out = self.module(input_ids=batch.input_ids, attention_mask=mask, position_ids=positions, use_cache=True,
-                          **self._kwargs(batch))
-        cache = out.past_key_values
-        first = out.logits[:, -1].float().log_softmax(-1)
-        prompt_len = mask.sum(-1, keepdim=True)
+                          logits_to_keep=1, **self._kwargs(batch))
+        first = out.logits[:, -1].float().log_softmax(-1).repeat_interleave(width, 0)
         pad = self.adapter.pad_id
-        for k in range(width):
-            conts = [option_ids[r][k] if k < len(option_ids[r]) else [pad] for r in rows]
-            length = max(len(c) for c in conts)
-            ids = torch.full((len(rows), length), pad, dtype=torch.long)
-            cmask = torch.zeros((len(rows), length), dtype=torch.long)
-            for i, c in enumerate(conts):
-                ids[i, :len(c)] = torch.tensor(c)
-                cmask[i, :len(c)] = 1
-            ids, cmask = ids.to(self.device), cmask.to(self.device)
-            logp = first.gather(1, ids[:, :1])
-            if length > 1:
-                step = self.module(input_ids=ids[:, :-1], attention_mask=torch.cat([mask, cmask[:, :-1]], 1),
-                                   position_ids=prompt_len + torch.arange(length - 1, device=self.device),
-                                   past_key_values=cache, use_cache=True)
-                rest = step.logits.float().log_softmax(-1).gather(2, ids[:, 1:, None])[..., 0]
-                logp = torch.cat([logp, rest], 1)
-                cache.crop(-(length - 1))  # back to the prompt (a negative count removes tokens)
-            total = (logp * cmask).sum(1)
-            n = cmask.sum(1).clamp(min=1)
-            nll = (-total / n).cpu().numpy()
-            for i, r in enumerate(rows):
-                if k < len(option_ids[r]):
-                    scores[r, k] = nll[i]
+        conts = [option_ids[r][k] if k < len(option_ids[r]) else [pad] for r in rows for k in range(width)]
+        length = max(len(c) for c in conts)
+        ids = torch.full((len(conts), length), pad, dtype=torch.long)
+        cmask = torch.zeros((len(conts), length), dtype=torch.long)
+        for i, c in enumerate(conts):
+            ids[i, :len(c)] = torch.tensor(c)
+            cmask[i, :len(c)] = 1
+        ids, cmask = ids.to(self.device), cmask.to(self.device)
+        logp = first.gather(1, ids[:, :1])
+        if length > 1:
+            cache = out.past_key_values
+            cache.batch_repeat_interleave(width)
+            prompt_len = mask.sum(-1, keepdim=True).repeat_interleave(width, 0)
+            step = self.module(input_ids=ids[:, :-1],
+                               attention_mask=torch.cat([mask.repeat_interleave(width, 0), cmask[:, :-1]], 1),
+                               position_ids=prompt_len + torch.arange(length - 1, device=self.device),
+                               past_key_values=cache, use_cache=False)
+            rest = step.logits.float().log_softmax(-1).gather(2, ids[:, 1:, None])[..., 0]
+            logp = torch.cat([logp, rest], 1)
+        nll = (-(logp * cmask).sum(1) / cmask.sum(1).clamp(min=1)).view(len(rows), width).cpu().numpy()
+        for i, r in enumerate(rows):
+            k = len(option_ids[r])
+            scores[r, :k] = nll[i, :k]
 
     def generate(self, data: EncodedQA, *, max_new_tokens: int, stop: tuple[str, ...] = (),
                  adapter: str | None = ACTIVE) -> list[str]:
@@ -203,10 +203,12 @@ class TransformersEngine(EvalEngine):
             out = [""] * len(data)
             for cpu_batch in self._batches(data, "prompt", batch_size):
                 batch = cpu_batch.to(self.device)
+                extra = self._kwargs(batch)
+                if stop:  # rows stop as soon as their text holds a stop string; the batch when all have
+                    extra["stopping_criteria"] = self._stop_criteria(stop, batch.input_ids.shape[1])
                 seqs = self.module.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                                             max_new_tokens=max_new_tokens, do_sample=False,
-                                            pad_token_id=self.adapter.pad_id, eos_token_id=eos,
-                                            **self._kwargs(batch))
+                                            pad_token_id=self.adapter.pad_id, eos_token_id=eos, **extra)
                 for row, ids in zip(batch.positions, seqs[:, batch.input_ids.shape[1]:].cpu().tolist()):
                     if eos in ids:
                         ids = ids[:ids.index(eos)]
@@ -218,3 +220,16 @@ class TransformersEngine(EvalEngine):
         self.module.eval()
         with torch.inference_mode(), self._scope(adapter):
             return self.sizer.run("generate", work)
+
+    def _stop_criteria(self, stop: tuple[str, ...], prompt_width: int):
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        decode = self.adapter.decode
+
+        class StopStrings(StoppingCriteria):
+            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+                tails = input_ids[:, prompt_width:].tolist()
+                return torch.tensor([any(s in decode(t) for s in stop) for t in tails], dtype=torch.bool,
+                                    device=input_ids.device)
+
+        return StoppingCriteriaList([StopStrings()])
