@@ -31,7 +31,14 @@ def _requests(task: dict[str, Any], method: str) -> list[list[dict[str, Any]]]:
             if method in s.get("methods", {})]
 
 
+def _summary_columns(task: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The summary columns, with lm-eval's general benchmark where the task ran one."""
+    ran = any("general_benchmark" in (s.get("original") or {}).get("summary", {}) for s in task.get("seeds", {}).values())
+    return SUMMARY + ((("general_benchmark", "lm-eval general"),) if ran else ())
+
+
 def render_generation_task(name: str, task: dict[str, Any]) -> str:
+    SUMMARY = _summary_columns(task)  # noqa: N806 - the module-level columns, extended for this task
     reqs = task.get("requests", [])
     sizes = task.get("sizes", {})
     title = (f"{name}: model {task.get('model')}, {len(reqs)} lifelong requests "
