@@ -9,8 +9,9 @@
 - Changes are detected without hashing weights: every in-place update of a tensor bumps its version
   counter, so a (name, storage, version) signature per tensor says whether base or adapter changed.
 - Multimodal rows go in as token ids with the image (``multi_modal_data``); generation is greedy with
-  stop strings; answer and option log-likelihoods come from ``prompt_logprobs`` (the prompt's blocks are
-  shared through prefix caching where the vLLM version allows it).
+  stop strings; answer and option log-likelihoods come from ``prompt_logprobs``. Prefix caching is off
+  by default: with it on, vLLM's prompt logprobs can depend on the order of requests (vLLM issue
+  #42019, open when this was written), and likelihoods here must not.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class VLLMEngine(EvalEngine):
 
     def __init__(self, adapter: Any, module: nn.Module, *, device: torch.device, gpu_memory_utilization: float = 0.6,
                  max_model_len: int | None = 4096, max_loras: int = 8, max_lora_rank: int = 64,
-                 dtype: str = "auto", enable_prefix_caching: bool = True, workdir: str | None = None,
+                 dtype: str = "auto", enable_prefix_caching: bool = False, workdir: str | None = None,
                  **llm_args: Any):
         self.adapter = adapter
         self.module = module
