@@ -41,7 +41,12 @@ def test_lm_eval_scores_the_in_memory_model_with_its_adapters():
 def test_a_model_without_a_hugging_face_tokenizer_is_refused_in_one_line():
     from mu_registry import general_benchmarks as G
     from mu_registry.errors import MuError
-    from mu_registry_plugins.models.tiny_llava import TinyLlava
+    from mu_registry_plugins.models.tiny_llava import TOKENS, TinyLlava
 
-    with pytest.raises(MuError, match="model plugin TinyLlava has no Hugging Face tokenizer"):
-        G.hf_tokenizer(TinyLlava())
+    class ByteModel:
+        tokenizer = TOKENS  # a tokenizer, but not a Hugging Face one
+
+    with pytest.raises(MuError, match="model plugin ByteModel has no Hugging Face tokenizer"):
+        G.hf_tokenizer(ByteModel())
+    tok = G.hf_tokenizer(TinyLlava())  # the tiny LLaVA's byte vocabulary, as a Hugging Face tokenizer
+    assert tok("Zürich is", add_special_tokens=False).input_ids == TOKENS.encode("Zürich is")

@@ -90,7 +90,8 @@ def test_pulse_tasks_run_on_the_standin(standin, tmp_path):
         return Runner(cfg, Registry(), run_dir=tmp_path / task).run()
 
     results = run("pulse-finetuned", **{"lifelong.requests": 2, "lifelong.forget_units": 2,
-                                        "lifelong.retain_units": 2})
+                                        "lifelong.retain_units": 2,
+                                        "general_benchmarks": {"tasks": ["mu_antonyms"], "limit": 12}})
     fine = results["tasks"]["pulse-finetuned"]
     assert all(set(r["forget_units"]) <= {"0", "1", "2", "3"} for r in fine["requests"])
     seed = fine["seeds"]["0"]
@@ -98,6 +99,13 @@ def test_pulse_tasks_run_on_the_standin(standin, tmp_path):
     assert set(orig["forget_0"]) >= {"accuracy", "nll", "by_form"} and "forget_quality" not in orig["forget_0"]
     assert orig["forget_0"]["accuracy"] > 0.6  # the facts were learned (chance is 0.25)
     assert after["forget_0"]["nll"] > orig["forget_0"]["nll"]  # and unlearned
+    # lm-eval's general benchmark on the model in memory, for the original and after every request
+    records = [seed["original"], *seed["methods"]["ga"]["requests"]]
+    assert len(records) == 3
+    for rec in records:
+        assert set(rec["benchmarks"]) == {"mu_antonyms"} and 0 <= rec["benchmarks"]["mu_antonyms"]["acc"] <= 1
+        assert rec["summary"]["general_benchmark"] == rec["benchmarks"]["mu_antonyms"]["acc"]
+    assert "lm-eval general" in (tmp_path / "pulse-finetuned" / "results.md").read_text()
 
     # pre-trained scenario at this scale: the 6 best-known of 10 real people, 2 requests x 1 forgotten
     pre = run("pulse-pretrained", **{"lifelong.requests": 2, "lifelong.forget_units": 1, "lifelong.retain_units": 2,

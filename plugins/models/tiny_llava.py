@@ -46,6 +46,33 @@ class VLMTokens:
 TOKENS = VLMTokens()
 
 
+def _byte_chars() -> list[str]:
+    """The printable character byte-level BPE uses for each byte 0..255 (GPT-2's table)."""
+    keep = [*range(ord("!"), ord("~") + 1), *range(ord("\xa1"), ord("\xac") + 1), *range(ord("\xae"), ord("\xff") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in keep:
+            chars[b] = chr(b)
+        else:
+            chars[b] = chr(256 + extra)
+            extra += 1
+    return [chars[b] for b in range(256)]
+
+
+def hf_tokenizer():
+    """The byte vocabulary as a Hugging Face fast tokenizer (same ids as ``TOKENS``), for libraries that
+    need one (lm-eval's model wrapper)."""
+    tf = _transformers()
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+
+    vocab = {"<pad>": TOKENS.pad, "<s>": TOKENS.bos, "</s>": TOKENS.eos, "<image>": TOKENS.image}
+    vocab.update({c: TOKENS.offset + b for b, c in enumerate(_byte_chars())})
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    tok.decoder = decoders.ByteLevel()
+    return tf.PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<s>", eos_token="</s>")
+
+
 def _transformers():
     try:
         import transformers
@@ -124,6 +151,13 @@ class TinyLlava(GenerativeModel):
         super().__init__(image_size=image_size, patch_size=patch_size, hidden_size=hidden_size, layers=layers,
                          heads=heads, max_positions=max_positions)
         self.image_tokens = (image_size // patch_size) ** 2
+
+    @property
+    def tokenizer(self):
+        """A Hugging Face tokenizer with the same ids (lm-eval's general benchmarks need one)."""
+        if getattr(self, "_hf_tokenizer", None) is None:
+            self._hf_tokenizer = hf_tokenizer()
+        return self._hf_tokenizer
 
     def build(self, spec, seed: int):
         return build_tiny_llava(seed=seed, **self.args)
