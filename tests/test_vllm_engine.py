@@ -1,6 +1,7 @@
 """The vLLM engine against the transformers engine on one small LLaVA saved to disk: same greedy answers
 and likelihoods, a LoRA adapter added without a reload, changed base weights loaded into the running
-engine. Needs a CUDA GPU and vLLM (`pip install 'mu-registry[vllm]'`): skipped elsewhere (CI)."""
+engine. The first test needs a CUDA GPU and vLLM (`pip install 'mu-registry[vllm]'`) and is skipped
+elsewhere (CI); the second checks the engine's own bookkeeping against a stand-in for vLLM's API."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 
 from mu_registry.engines import vllm_available
 
-pytestmark = pytest.mark.skipif(not vllm_available(), reason="needs a CUDA GPU and vLLM")
+needs_gpu = pytest.mark.skipif(not vllm_available(), reason="needs a CUDA GPU and vLLM")
 
 transformers = pytest.importorskip("transformers")
 
@@ -28,6 +29,7 @@ def _save_small_llava(folder):
     transformers.LlavaForConditionalGeneration(config).save_pretrained(folder)
 
 
+@needs_gpu
 def test_vllm_matches_transformers_and_swaps_adapters_without_reloading(tmp_path):
     from mu_registry.data import Split
     from mu_registry.engines import TransformersEngine
@@ -67,3 +69,67 @@ def test_vllm_matches_transformers_and_swaps_adapters_without_reloading(tmp_path
     fast.sync(lora)
     assert fast.llm is llm and fast.weight_reloads == 1 and fast.adapters_added == 1
     np.testing.assert_allclose(fast.loglikelihood(data), hf.loglikelihood(data), atol=0.05)
+
+
+def test_engine_bookkeeping_against_a_stand_in_for_vllms_api(tmp_path, monkeypatch):
+    """Runs everywhere (CI included): the engine's exports, adapter ids, in-place reloads and likelihood
+    reading, against tests/helpers/vllm_api_standin.py (vLLM's API computed with transformers)."""
+    import sys
+    from pathlib import Path
+
+    pytest.importorskip("peft")
+    sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+    import vllm_api_standin
+    from test_hf_llava import _save_tiny_llava
+
+    from mu_registry.data import Split
+    from mu_registry.engines import TransformersEngine
+    from mu_registry.engines.vllm_engine import VLLMEngine
+    from mu_registry.model import TaskSpec
+    from mu_registry_plugins.models.hf_llava import HFLlava
+
+    vllm_api_standin.install(monkeypatch)
+    folder = tmp_path / "llava"
+    _save_tiny_llava(folder)
+    adapter = HFLlava(pretrained=str(folder))
+    spec = TaskSpec("t", "text", 0, ["question"], "answer", {})
+    split = Split("s", {"question": [f"Who is {n}?" for n in "Ana Bo Cy Di Ed".split()],
+                        "answer": ["a painter", "a pilot", "a cook", "a poet", "a judge"]}, np.arange(5))
+    data = adapter.encode(split, spec)
+    cpu = torch.device("cpu")
+    model = adapter.build(spec, 0).eval()
+    hf = TransformersEngine(adapter, model, device=cpu, batch_size=2)
+    fast = VLLMEngine(adapter, model, device=cpu, workdir=str(tmp_path / "work"))
+
+    def same(adapter_name=None):
+        kw = {} if adapter_name is None else {"adapter": adapter_name}
+        np.testing.assert_allclose(fast.loglikelihood(data, **kw), hf.loglikelihood(data, **kw), atol=1e-4)
+        assert fast.generate(data, max_new_tokens=5, **kw) == hf.generate(data, max_new_tokens=5, **kw)
+
+    fast.sync(model)
+    same()
+    assert fast.starts == 1 and vllm_api_standin.LLM.instances == 1
+
+    lora = adapter.add_lora(model, "default", r=4, alpha=8, dropout=0.0)
+    lora = adapter.add_lora(lora, "expert", r=4, alpha=8, dropout=0.0)
+    with torch.no_grad():
+        for name, p in lora.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.2)
+    fast.sync(lora)
+    hf.sync(lora)
+    assert fast.adapters_added == 2 and fast.weight_reloads == 0 and vllm_api_standin.LLM.instances == 1
+    same("default")
+    same("expert")
+    before = fast.loglikelihood(data, adapter="expert")
+    fast.sync(lora)  # nothing changed: nothing saved or reloaded
+    assert fast.adapters_added == 2 and fast.weight_reloads == 0
+
+    with torch.no_grad():
+        lora.get_base_model().lm_head.weight.mul_(1.5)  # a full-weight change, as RMU makes
+    fast.sync(lora)
+    assert fast.weight_reloads == 1 and fast.starts == 1 and vllm_api_standin.LLM.instances == 1
+    assert not np.allclose(fast.loglikelihood(data, adapter="expert"), before)
+    same("expert")
+    with lora.disable_adapter():
+        np.testing.assert_allclose(fast.loglikelihood(data, adapter=None), hf.loglikelihood(data), atol=1e-4)

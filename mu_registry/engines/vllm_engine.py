@@ -37,8 +37,10 @@ WORKER_EXTENSION = "mu_registry.engines.vllm_worker.WeightLoader"
 
 
 def _signature(module: nn.Module, keep) -> tuple:
-    return tuple((name, t.data_ptr(), t._version) for name, t in module.state_dict(keep_vars=True).items()
-                 if keep(name))
+    """(storage, version) of every kept tensor: unchanged by wrapping the module in peft (which renames
+    the tensors but keeps them), changed by any in-place update or replacement."""
+    return tuple(sorted((t.data_ptr(), t._version) for name, t in module.state_dict(keep_vars=True).items()
+                        if keep(name)))
 
 
 def base_signature(module: nn.Module) -> tuple:
