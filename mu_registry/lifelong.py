@@ -73,6 +73,11 @@ class LifelongRun:
         spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=0, input_columns=cfg.columns.inputs,
                         label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
                         form_column=cfg.columns.form, options_column=cfg.columns.options)
+        if (runner.config.engine or cfg.generation.engine) == "vllm":  # fail before any training
+            from .engines import vllm_available
+
+            if not vllm_available():
+                raise MuError(f"{loaded.path}: engine vllm needs a CUDA GPU and `pip install 'mu-registry[vllm]'`")
         if cfg.general_benchmarks is not None:  # fail before any training if lm-eval cannot take this model
             from . import general_benchmarks
 

@@ -149,3 +149,13 @@ def test_stop_strings_and_engine_choice():
     if not vllm_available():
         with pytest.raises(MuError, match="engine vllm: needs a CUDA GPU"):
             make_engine("vllm", adapter, model, device=CPU)
+
+
+@pytest.mark.skipif(vllm_available(), reason="checks the refusal where vLLM cannot run")
+def test_asking_for_vllm_without_a_gpu_fails_before_any_training(tmp_path):
+    from conftest import run_cli
+
+    proc = run_cli("run", "--tasks", "mlubench-mini", "--engine", "vllm", "--methods", "ga",
+                   "--output", str(tmp_path))
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
+    assert "mlubench_mini.yaml: engine vllm needs a CUDA GPU" in proc.stderr
