@@ -63,3 +63,13 @@ def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     return path
+
+
+def randomize_lora_b(module, std: float) -> None:
+    """Give every LoRA B matrix random weights (peft starts them at zero, so an adapter changes nothing)."""
+    import torch
+
+    with torch.no_grad():
+        for name, p in module.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, std)

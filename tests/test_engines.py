@@ -9,6 +9,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from conftest import randomize_lora_b
 from torch import nn
 
 pytest.importorskip("transformers")
@@ -61,10 +62,7 @@ def test_shared_prompt_choice_scores_equal_full_sequence_scores_for_image_and_te
 
     # through a LoRA adapter by name, and the base with adapters off, as LUMoE's routes ask
     lora = adapter.add_lora(model, "expert", r=4, alpha=8, dropout=0.0)
-    with torch.no_grad():
-        for name, p in lora.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.05)
+    randomize_lora_b(lora, 0.05)
     engine.sync(lora)
     routed = engine.choice_scores(data, adapter="expert")
     np.testing.assert_allclose(routed[finite], _full_option_scores(engine, data, "expert")[finite], rtol=1e-4,

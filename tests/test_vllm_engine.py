@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import randomize_lora_b
 
 from mu_registry.engines import vllm_available
 
@@ -54,10 +55,7 @@ def test_vllm_matches_transformers_and_swaps_adapters_without_reloading(tmp_path
     np.testing.assert_allclose(fast.loglikelihood(data), hf.loglikelihood(data), atol=0.05)
 
     lora = adapter.add_lora(model, "default", r=8, alpha=16, dropout=0.0)
-    with torch.no_grad():
-        for name, p in lora.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.02)
+    randomize_lora_b(lora, 0.02)
     llm = fast.llm
     fast.sync(lora)
     hf.sync(lora)
@@ -112,10 +110,7 @@ def test_engine_bookkeeping_against_a_stand_in_for_vllms_api(tmp_path, monkeypat
 
     lora = adapter.add_lora(model, "default", r=4, alpha=8, dropout=0.0)
     lora = adapter.add_lora(lora, "expert", r=4, alpha=8, dropout=0.0)
-    with torch.no_grad():
-        for name, p in lora.named_parameters():
-            if "lora_B" in name:
-                p.normal_(0, 0.2)
+    randomize_lora_b(lora, 0.2)
     fast.sync(lora)
     hf.sync(lora)
     assert fast.adapters_added == 2 and fast.weight_reloads == 0 and vllm_api_standin.LLM.instances == 1
