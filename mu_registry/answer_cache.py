@@ -35,6 +35,13 @@ def weights_fingerprint(model: nn.Module) -> str:
     return h.hexdigest()[:32]
 
 
+def tensor_versions(module: nn.Module) -> dict[str, tuple[int, int]]:
+    """Per tensor of the state dict, (storage address, version counter): a cheap change detector, since
+    every in-place update bumps a tensor's version and a replaced tensor has new storage. Unlike
+    ``weights_fingerprint`` it reads no bytes, and it says nothing across processes or runs."""
+    return {name: (t.data_ptr(), t._version) for name, t in module.state_dict(keep_vars=True).items()}
+
+
 def rows_digest(data: EncodedQA) -> str:
     h = hashlib.sha256()
     for i in range(len(data)):

@@ -19,6 +19,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from .answer_cache import tensor_versions
+
 T = TypeVar("T")
 
 
@@ -69,8 +71,8 @@ def gather_rows(n: int, mine: list[Any]) -> list[Any]:
 
 
 class WeightSync:
-    """Broadcasts from rank 0 the tensors that changed since the last call (every in-place update bumps
-    a tensor's version counter), so all processes evaluate exactly rank 0's weights."""
+    """Broadcasts from rank 0 the tensors that changed since the last call (``tensor_versions``), so all
+    processes evaluate exactly rank 0's weights."""
 
     def __init__(self) -> None:
         self._seen: dict[str, tuple[int, int]] = {}
@@ -79,15 +81,14 @@ class WeightSync:
         if not active():
             return 0
         state = module.state_dict(keep_vars=True)
-        mine = {k: (t.data_ptr(), t._version) for k, t in state.items()}
-        changed = [k for k, sig in mine.items() if self._seen.get(k) != sig]
+        changed = [k for k, sig in tensor_versions(module).items() if self._seen.get(k) != sig]
         flags: list[Any] = [None] * world_size()
         dist.all_gather_object(flags, sorted(changed))
         names = sorted(set().union(*flags))
         with torch.no_grad():
             for k in names:
                 dist.broadcast(state[k].data, src=0)
-        self._seen = {k: (t.data_ptr(), t._version) for k, t in module.state_dict(keep_vars=True).items()}
+        self._seen = tensor_versions(module)
         return len(names)
 
 

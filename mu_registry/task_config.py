@@ -220,7 +220,8 @@ class GenerationConfig(_Strict):
     stop: list[str] = Field(default_factory=list)
     #: evaluation engine: transformers, vllm (GPU), or auto (vllm where it can serve the model)
     engine: Literal["auto", "transformers", "vllm"] = "auto"
-    #: keyword arguments of the engine (vllm: gpu_memory_utilization, max_model_len, max_loras, ...)
+    #: keyword arguments of the vLLM engine (gpu_memory_utilization, max_model_len, max_loras, ...);
+    #: ignored where the transformers engine runs
     engine_args: dict[str, Any] = Field(default_factory=dict)
 
 

@@ -32,7 +32,8 @@ def vllm_available() -> bool:
 def make_engine(kind: str, adapter: Any, module: nn.Module, *, device: torch.device,
                 batch_size: int | str = "auto", engine_args: dict[str, Any] | None = None) -> EvalEngine:
     """``transformers``, ``vllm``, or ``auto`` (vLLM when a GPU, vLLM and a model that can be served by it
-    are present, else transformers)."""
+    are present, else transformers). ``engine_args`` are the vLLM engine's (so ``auto`` can fall back to
+    transformers with the same task file); the transformers engine takes ``batch_size`` only."""
     if kind not in ENGINES:
         raise MuError(f"engine {kind!r}: choose one of {', '.join(ENGINES)}")
     servable = hasattr(adapter, "vllm_source")
@@ -45,4 +46,4 @@ def make_engine(kind: str, adapter: Any, module: nn.Module, *, device: torch.dev
         from .vllm_engine import VLLMEngine
 
         return VLLMEngine(adapter, module, device=device, **(engine_args or {}))
-    return TransformersEngine(adapter, module, device=device, batch_size=batch_size, **(engine_args or {}))
+    return TransformersEngine(adapter, module, device=device, batch_size=batch_size)

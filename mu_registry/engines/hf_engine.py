@@ -5,9 +5,9 @@
 - Everything runs under ``torch.inference_mode``; generation is greedy with left padding and the KV
   cache.
 - Multiple choice shares the prompt: one forward pass over the (left-padded) prompts fills the KV
-  cache, then each option is scored as a short continuation of it, and the cache is cropped back to
-  the prompt for the next option. The prompt, usually most of the tokens and the image, is encoded
-  once per question instead of once per option.
+  cache, which is repeated once per option, and every option of every question is scored in one
+  continuation pass over it. The prompt, usually most of the tokens and the image, is encoded once
+  per question instead of once per option.
 - Collated batches (token tensors and image pixels) are prepared once per set and batch size and kept
   (least recently used first out, within ``prepared_budget_mb``): the evaluation sets that do not
   change between unlearning requests are not collated or pre-processed again.
@@ -117,6 +117,7 @@ class TransformersEngine(EvalEngine):
     def loglikelihood(self, data: EncodedQA, *, adapter: str | None = ACTIVE) -> np.ndarray:
         if distributed.active() and not self._local:
             return np.asarray(self._sharded(lambda d: self.loglikelihood(d, adapter=adapter), data), dtype=np.float64)
+
         def work(batch_size: int) -> np.ndarray:
             out = np.zeros(len(data), dtype=np.float64)
             for cpu_batch in self._batches(data, "qa", batch_size):

@@ -6,8 +6,8 @@
   no reload. LUMoE's experts are separate LoRA requests, chosen per row by the route.
 - A method that changed the base weights (RMU, full fine-tuning) has them loaded into the running engine
   (``collective_rpc`` into ``WeightLoader``, the worker extension below), not a new engine.
-- Changes are detected without hashing weights: every in-place update of a tensor bumps its version
-  counter, so a (name, storage, version) signature per tensor says whether base or adapter changed.
+- Changes are detected without hashing weights (``tensor_versions``: storage and version counter per
+  tensor), name-blind so that wrapping the model in peft is not a change.
 - Multimodal rows go in as token ids with the image (``multi_modal_data``); generation is greedy with
   stop strings; answer and option log-likelihoods come from ``prompt_logprobs``. Prefix caching is off
   by default: with it on, vLLM's prompt logprobs can depend on the order of requests (vLLM issue
@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..answer_cache import tensor_versions
 from ..errors import MuError
 from ..llm_method import is_peft
 from ..qa import EncodedQA
@@ -39,8 +40,7 @@ WORKER_EXTENSION = "mu_registry.engines.vllm_worker.WeightLoader"
 def _signature(module: nn.Module, keep) -> tuple:
     """(storage, version) of every kept tensor: unchanged by wrapping the module in peft (which renames
     the tensors but keeps them), changed by any in-place update or replacement."""
-    return tuple(sorted((t.data_ptr(), t._version) for name, t in module.state_dict(keep_vars=True).items()
-                        if keep(name)))
+    return tuple(sorted(sig for name, sig in tensor_versions(module).items() if keep(name)))
 
 
 def base_signature(module: nn.Module) -> tuple:
