@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -55,6 +56,11 @@ class MetricContext:
     request_index: int
     #: a randomly initialised, untrained model of the same family (ZRF's incompetent teacher)
     random_init: dict[str, SetOutputs] | None = None
+    #: the model being scored: a method's name, or "original" / "retrain" for the references
+    method: str | None = None
+    #: the task's resolved configuration (``task``, ``model.args`` ...), for metrics whose constants
+    #: depend on the dataset or backbone (MU-Bench's overall score)
+    task: dict[str, Any] | None = None
 
 
 MetricFn = Callable[[MetricContext], "float | dict[str, float]"]

@@ -234,11 +234,12 @@ class Runner:
                 random_init=evaluate_sets(adapter, random_init, sets, batch_size=eval_bs, device=self.device))
             references.append(refs)
             _set_request(seed_rec["original"]["requests"], req.index, {
-                "index": req.index, "metrics": self._metrics(cfg.metrics, refs.original, refs, data, req.index)})
+                "index": req.index, "metrics": self._metrics(cfg.metrics, refs.original, refs, data, req.index,
+                                                          method="original", task=cfg)})
             _set_request(seed_rec["retrain"]["requests"], req.index, {
                 "index": req.index, "train_time_s": retrain.train_time_s, "cached": retrain.cached,
                 "cache_key": retrain.key,
-                "metrics": self._metrics(cfg.metrics, refs.retrain, refs, data, req.index)})
+                "metrics": self._metrics(cfg.metrics, refs.retrain, refs, data, req.index, method="retrain", task=cfg)})
             del retrain
         self.save()
 
@@ -284,7 +285,8 @@ class Runner:
             model.eval()
             sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
             outputs = evaluate_sets(adapter, model, sets, batch_size=cfg.eval_batch_size, device=self.device)
-            metrics = self._metrics(cfg.metrics, outputs, references[req.index], data, req.index)
+            metrics = self._metrics(cfg.metrics, outputs, references[req.index], data, req.index,
+                                         method=method_name, task=cfg)
             retrain_time = seed_rec["retrain"]["requests"][req.index]["train_time_s"]
             atomic_torch_save({"request": req.index, "model": model.state_dict()}, ckpt)
             rec["requests"].append({"index": req.index, "time_s": elapsed,
@@ -320,9 +322,10 @@ class Runner:
         return self.run_dir / "checkpoints" / loaded.name / f"seed{seed}" / f"{method_name}.pt"
 
     def _metrics(self, names: list[str], outputs: dict[str, SetOutputs], refs: _References, data: TaskData,
-                 index: int) -> dict[str, Any]:
+                 index: int, method: str | None = None, task: Any = None) -> dict[str, Any]:
         ctx = MetricContext(outputs=outputs, original=refs.original, retrain=refs.retrain,
-                            num_classes=data.num_classes, request_index=index, random_init=refs.random_init)
+                            num_classes=data.num_classes, request_index=index, random_init=refs.random_init,
+                            method=method, task=task.model_dump(mode="json") if task is not None else None)
         out: dict[str, Any] = {}
         for name in names:
             value = self.registry.metric(name)(ctx)

@@ -9,7 +9,7 @@ from mu_registry import MetricContext, SetOutputs
 from mu_registry_plugins.metrics.accuracy import accuracy
 from mu_registry_plugins.metrics.gap import gap_to_retrain
 from mu_registry_plugins.metrics.mia import mia
-from mu_registry_plugins.metrics.mubench_overall import mubench_overall
+from mu_registry_plugins.metrics.mubench_overall import mubench_overall, mubench_score
 from mu_registry_plugins.metrics.zrf import js_divergence, zrf
 
 RNG = np.random.default_rng(0)
@@ -56,8 +56,52 @@ def test_zrf_is_one_for_the_random_model_and_lower_for_a_confident_one():
     assert js_divergence(p, p[:, ::-1])[0] == pytest.approx(np.log(2), rel=1e-6)
 
 
-def test_mubench_overall_follows_its_published_formula():
-    f, r, t = outputs(100, 4, 5, 0.25), outputs(100, 4, 5, 1.0), outputs(100, 4, 5, 0.8)
-    c = ctx(f, r, t, original={"test": t})
-    a, b = 1.0, abs(f.accuracy() - 0.25)
-    assert mubench_overall(c) == pytest.approx(2 * a * b / (a + b))
+# MU-Bench's overall score: CLU-UML/MU-Bench@48f5c7b mubench/evaluation.py (harmonic_mean, Evaluator.compute).
+# Each expected value below was worked out by hand from a = 1-|dt-dt_orig|, b = 1-|df-random|, 2ab/(a+b).
+@pytest.mark.parametrize("dt, df, dt_orig, random, method, expected", [
+    # a = 0.98, b = 0.96: 2 * 0.9408 / 1.94
+    (0.902, 0.05, 0.922, 0.01, "salun", 1.8816 / 1.94),
+    # the untouched CIFAR-100 original: a = 1, b = 1 - 0.985 = 0.015: 0.03 / 1.015 (MU-Bench: about 0.03)
+    (0.922, 0.995, 0.922, 0.01, "original", 0.03 / 1.015),
+    # IMDB at chance on the forget set, test kept: a = b = 1
+    (0.88608, 0.5, 0.88608, 0.5, "scrub", 1.0),
+    # test drop 0.222 / 0.922 = 0.241 > 0.2: guard rail 1 sets 0 ...
+    (0.70, 0.01, 0.922, 0.01, "salun", 0.0),
+    # ... but gradient ascent may drop up to 0.4: a = 0.778, b = 1: 1.556 / 1.778
+    (0.70, 0.01, 0.922, 0.01, "neggrad", 1.556 / 1.778),
+    # 0.422 / 0.922 = 0.458 > 0.4: zero for gradient ascent too
+    (0.50, 0.01, 0.922, 0.01, "neggrad", 0.0),
+    # forget accuracy below chance by (0.01 - 0.007) / 0.01 = 0.3 > 0.2: guard rail 2 sets 0
+    (0.922, 0.007, 0.922, 0.01, "salun", 0.0),
+    # below chance by 0.1 only: a = 1, b = 0.999: 1.998 / 1.999
+    (0.922, 0.009, 0.922, 0.01, "salun", 1.998 / 1.999),
+])
+def test_mubench_score_hand_computed(dt, df, dt_orig, random, method, expected):
+    assert mubench_score(dt, df, dt_orig, random, method) == pytest.approx(expected, abs=1e-12)
+
+
+def _exact(n: int, k: int, correct: int) -> SetOutputs:
+    """n examples of class 0 over k classes, the first ``correct`` predicted right, the rest as class 1."""
+    logits = np.zeros((n, k), dtype=np.float32)
+    logits[:correct, 0] = 5
+    logits[correct:, 1] = 5
+    return SetOutputs(logits, np.zeros(n, dtype=np.int64))
+
+
+def test_mubench_overall_uses_published_constants_for_mubench_backbones_else_measured():
+    f, t, t_orig = _exact(100, 4, 30), _exact(100, 4, 80), _exact(100, 4, 90)
+    mini = MetricContext({"forget": f, "retain": t, "test": t}, {"test": t_orig}, None, 4, 0, method="salun",
+                         task={"task": "mubench-mini-image", "model": {"args": {}}})
+    # measured: dt_orig = 0.9, random = 1/4; a = 0.9, b = 1 - 0.05 = 0.95: 1.71 / 1.85
+    assert mubench_overall(mini) == pytest.approx(
+        {"score": 1.71 / 1.85, "dt_orig": 0.9, "random": 0.25, "published": 0.0})
+    vit = MetricContext({"forget": f, "retain": t, "test": t}, {"test": t_orig}, None, 100, 0, method="salun",
+                        task={"task": "mubench-cifar100",
+                              "model": {"args": {"pretrained": "google/vit-base-patch16-224-in21k"}}})
+    # MU-Bench's constants: dt_orig = 0.922, random = 0.01; a = 1 - 0.122 = 0.878, b = 1 - 0.29 = 0.71
+    assert mubench_overall(vit) == pytest.approx(
+        {"score": 2 * 0.878 * 0.71 / (0.878 + 0.71), "dt_orig": 0.922, "random": 0.01, "published": 1.0})
+    other = MetricContext({"forget": f, "retain": t, "test": t}, {"test": t_orig}, None, 100, 0, method="salun",
+                          task={"task": "mubench-cifar100", "model": {"args": {"pretrained": "my/own-vit"}}})
+    assert mubench_overall(other)["dt_orig"] == 0.9 and mubench_overall(other)["random"] == 0.01
+    assert mubench_overall(other)["published"] == 0.5
