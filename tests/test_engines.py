@@ -117,14 +117,14 @@ def test_prepared_batches_are_reused_and_never_hide_changed_weights():
     adapter = TinyLlava()
     spec, data = _data(adapter)
     model = adapter.build(spec, 0).eval()
-    engine = TransformersEngine(adapter, model, device=CPU, batch_size=4)
+    engine = TransformersEngine(adapter, model, device=CPU, batch_size=4, reuse=False)
     first = engine.loglikelihood(data)
     assert engine.prepared_hits == 0
     assert np.array_equal(engine.loglikelihood(data), first) and engine.prepared_hits == 1
     with torch.no_grad():
         model.lm_head.weight.mul_(1.5)
     assert not np.allclose(engine.loglikelihood(data), first) and engine.prepared_hits == 2
-    tiny = TransformersEngine(adapter, model, device=CPU, batch_size=4, prepared_budget_mb=0)
+    tiny = TransformersEngine(adapter, model, device=CPU, batch_size=4, prepared_budget_mb=0, reuse=False)
     tiny.loglikelihood(data)
     tiny.loglikelihood(data)
     assert tiny.prepared_hits == 0  # over the budget: prepared again, not kept

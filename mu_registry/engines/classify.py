@@ -30,6 +30,6 @@ def evaluate_sets(adapter: Model, module: nn.Module, sets: dict[str, EncodedSpli
                   device: torch.device) -> dict[str, SetOutputs]:
     """Class scores on every set; ``batch_size="auto"`` finds the largest size up to 512 that fits."""
     sizer = BatchSizer(batch_size, max_size=512)
-    return {name: sizer.run("class_scores", lambda bs, data=data: classify(adapter, module, data, batch_size=bs,
-                                                                         device=device))
+    return {name: sizer.run("class_scores",
+                            lambda bs, data=data: classify(adapter, module, data, batch_size=bs, device=device))
             for name, data in sets.items()}
