@@ -94,6 +94,14 @@ class UnlearnContext:
             raise MuError("this context cannot build fresh models")
         return self.build_fresh(self.seed if seed is None else seed).to(self.device)
 
+    def random_model(self, seed: int | None = None) -> nn.Module:
+        """A randomly initialised network of the same architecture, pretrained weights included: every
+        parameter drawn again from its initialiser (Bad Teacher's and ZRF's incompetent teacher)."""
+        from .random_init import reinitialize
+
+        seed = self.seed if seed is None else seed
+        return reinitialize(self.fresh_model(seed), seed)
+
     def logits(self, batch: Batch, model: nn.Module | None = None) -> torch.Tensor:
         """Class scores of ``model`` (default: the model being unlearned) on ``batch``."""
         return self.adapter.forward(model if model is not None else self.model, batch.inputs)
@@ -155,6 +163,7 @@ def _coerce(value: Any, f: dataclasses.Field, context: str) -> Any:
     if not isinstance(value, str):
         return value
     typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    typ = typ.removesuffix(" | None")  # an optional parameter (None: taken from a preset) from the CLI
     try:
         if typ == "int":
             return int(value)

@@ -29,6 +29,7 @@ from .metric import MetricContext, SetOutputs
 from .model import EncodedSplit, Model, TaskSpec
 from .model_cache import ModelCache
 from .progress import progress
+from .random_init import reinitialize
 from .registry import Registry
 from .results import render_tables
 from .task import build_task
@@ -223,7 +224,8 @@ class Runner:
         seed_rec.setdefault("retrain", {"requests": []})
         eval_bs = cfg.eval_batch_size
         torch.manual_seed(seed + RANDOM_INIT_SEED_OFFSET)
-        random_init = adapter.build(spec, seed + RANDOM_INIT_SEED_OFFSET).to(self.device).eval()
+        random_init = reinitialize(adapter.build(spec, seed + RANDOM_INIT_SEED_OFFSET),
+                                   seed + RANDOM_INIT_SEED_OFFSET).to(self.device).eval()
         references: list[_References] = []
         for req in data.requests:
             retrain = train_reference(f"retrain-{req.index}", req.retain)

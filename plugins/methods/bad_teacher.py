@@ -1,9 +1,10 @@
 """Bad Teacher (BadT): knowledge distillation from a competent and an incompetent teacher.
 
-Chundawat et al., AAAI 2023 ("Can Bad Teaching Induce Forgetting?"). The
-student starts as the original model. On retain examples it matches the
-competent teacher (the original model); on forget examples it matches an
-incompetent teacher (a randomly initialised network of the same family)::
+Chundawat et al., AAAI 2023 ("Can Bad Teaching Induce Forgetting?"; ``vikram2000b/bad-teaching-unlearning``
+at f1aa988, ``unlearn.py``: ``blindspot_unlearner``, ``UnlearnerLoss``). The student starts as the
+original model. On retain examples it matches the competent teacher (the original model); on forget
+examples it matches an incompetent teacher: a randomly initialised network of the same architecture
+(every parameter drawn again from its initialiser, so a pretrained backbone's weights are not kept)::
 
     L = KL(T_bad(x_f) ‖ S(x_f)) + KL(T_good(x_r) ‖ S(x_r)),   softmax at temperature T
 
@@ -42,7 +43,7 @@ class BadTeacher(Method):
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
-        bad_teacher = ctx.fresh_model(ctx.seed + 1).eval()
+        bad_teacher = ctx.random_model(ctx.seed + 1).eval()
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)
         retain_stream = ctx.cycle(ctx.retain, batch_size=p.batch_size)
         for f in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):

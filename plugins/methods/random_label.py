@@ -1,23 +1,36 @@
-"""Random labelling (RL).
+"""Random labelling (RL): fine-tune on D_f with corrupted labels together with D_r.
 
-Fine-tune on D_f relabelled with a uniformly random *wrong* class, together
-with D_r to keep utility, as the RL baseline is run in Fan et al., 2024 (SalUn)
-after Golatkar et al., 2020::
+As SalUn runs its RL baseline (``OPTML-Group/Unlearn-Saliency`` at a6e89fd,
+``Classification/unlearn/RL.py``) and as MU-Bench builds its training set (``CLU-UML/MU-Bench`` at
+48f5c7b, ``mubench/data/base.py``, ``method_specific_transformation``: ``concatenate_datasets([df_corrupted,
+dr_data])``): one epoch is one shuffled pass over the union D_f ∪ D_r, the forget examples carrying
+corrupted labels ỹ::
 
-    L = CE(f(x_f), ỹ_f) + CE(f(x_r), y_r),   ỹ_f ~ U({0..K-1} \\ {y_f})
+    L = CE(f(x), y'),   (x, y') ~ {(x_f, ỹ_f)} ∪ {(x_r, y_r)}
 
-Set ``retain_weight: 0`` for the forget-only variant.
+``label_rule`` picks ỹ:
+
+* ``uniform``: uniform over all K classes, drawn again each epoch (SalUn's ``RL.py``:
+  ``np.random.randint(0, num_classes)``; it may equal the true label);
+* ``next``: ``(y + 1) mod K``, fixed (MU-Bench's ``_corrupt_label``); the MU-Bench tasks use it;
+* ``uniform_wrong``: uniform over the K-1 wrong classes, drawn each epoch (this project's earlier rule).
+
+``retain: false`` trains on the corrupted D_f alone (a variant, not a reference setting).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, UnlearnContext
+from mu_registry import Method, MuError, UnlearnContext
+from mu_registry.model import EncodedSplit
 from mu_registry.training import make_optimizer
+
+LABEL_RULES = ("uniform", "next", "uniform_wrong")
 
 
 def random_wrong_labels(labels: torch.Tensor, num_classes: int, generator: torch.Generator) -> torch.Tensor:
@@ -26,27 +39,62 @@ def random_wrong_labels(labels: torch.Tensor, num_classes: int, generator: torch
     return (labels.cpu() + offset) % num_classes
 
 
+def check_label_rule(rule: str) -> None:
+    if rule not in LABEL_RULES:
+        raise MuError(f"parameter 'label_rule' must be one of {', '.join(LABEL_RULES)}, got '{rule}'")
+
+
+def corrupt_labels(labels: torch.Tensor, num_classes: int, rule: str, generator: torch.Generator) -> torch.Tensor:
+    """The forget set's training labels under ``rule`` (see the module docstring)."""
+    labels = labels.cpu()
+    if rule == "uniform":
+        return torch.randint(0, num_classes, labels.shape, generator=generator)
+    if rule == "next":
+        return (labels + 1) % num_classes
+    if rule == "uniform_wrong":
+        return random_wrong_labels(labels, num_classes, generator)
+    check_label_rule(rule)
+    raise AssertionError(rule)
+
+
+def union(forget: EncodedSplit, forget_labels: torch.Tensor, retain: EncodedSplit | None) -> EncodedSplit:
+    """D_f with ``forget_labels`` followed by D_r (if given), as one split to batch over."""
+    if retain is None:
+        return EncodedSplit("forget_corrupted", forget.inputs, forget_labels.to(forget.labels.device), forget.ids)
+    inputs = {k: torch.cat([forget.inputs[k], retain.inputs[k]]) for k in forget.inputs}
+    labels = torch.cat([forget_labels.to(forget.labels.device), retain.labels])
+    return EncodedSplit("forget_corrupted+retain", inputs, labels, np.concatenate([forget.ids, retain.ids]))
+
+
+def relabelled_epochs(ctx: UnlearnContext, rule: str, epochs: int, batch_size: int, retain: bool):
+    """Batches of every epoch over D_f (corrupted) ∪ D_r, labels redrawn each epoch for random rules."""
+    for _ in range(epochs):
+        labels = corrupt_labels(ctx.forget.labels, ctx.num_classes, rule, ctx.generator)
+        data = union(ctx.forget, labels, ctx.retain if retain else None)
+        yield from ctx.batches(data, batch_size=batch_size)
+
+
 class RandomLabel(Method):
-    """Train on the forget set with random wrong labels (plus the retain set)."""
+    """Train on D_f with corrupted labels, together with D_r, one pass over their union per epoch."""
 
     @dataclass
     class Params:
         epochs: int = 2
         lr: float = 5e-4
         batch_size: int = 64
-        retain_weight: float = 1.0
+        label_rule: str = "uniform"
+        retain: bool = True
         optimizer: str = "adam"
+        weight_decay: float = 0.0
+
+        def __post_init__(self) -> None:
+            check_label_rule(self.label_rule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)
-        retain_stream = ctx.cycle(ctx.retain, batch_size=p.batch_size)
-        for batch in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
-            wrong = random_wrong_labels(batch.labels, ctx.num_classes, ctx.generator).to(batch.labels.device)
-            loss = F.cross_entropy(ctx.logits(batch), wrong)
-            if p.retain_weight > 0:
-                r = next(retain_stream)
-                loss = loss + p.retain_weight * F.cross_entropy(ctx.logits(r), r.labels)
+        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        for batch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, p.retain):
+            loss = F.cross_entropy(ctx.logits(batch), batch.labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -1,14 +1,20 @@
-"""SalUn: saliency-based unlearning (Fan et al., ICLR 2024).
+"""SalUn: saliency-based unlearning (Fan et al., ICLR 2024), as its released code runs it.
 
-1. Weight saliency: the gradient of the forgetting loss on D_f, accumulated
-   over the forget set, in absolute value; the mask ``m`` keeps the
-   ``sparsity`` fraction of weights with the largest saliency, one global
-   threshold over all parameters (the paper's and MU-Bench's default: 50%).
-2. Random labelling restricted to the mask::
+References: ``OPTML-Group/Unlearn-Saliency`` at a6e89fd, ``Classification/generate_mask.py``
+(``save_gradient_ratio``) and ``Classification/unlearn/RL.py``; MU-Bench (``CLU-UML/MU-Bench`` at 48f5c7b,
+``mubench/trainer/salun.py``) computes the same mask.
 
-       L = CE(f(x_f), ỹ_f) + CE(f(x_r), y_r),   θ ← θ - lr · (m ⊙ ∇L)
+1. Weight saliency, with the model in **eval mode**: the gradient of the batch-mean forgetting loss,
+   summed over the batches of D_f, in absolute value. The mask keeps exactly the top ``sparsity``
+   fraction of all weights (``int(sparsity * n)`` of them, one global ranking; ties are broken by
+   position, as ``torch.argsort`` of the negated saliencies does in the reference). Default 0.5, the
+   value MU-Bench fixes and SalUn's scripts use.
+2. Random labelling restricted to the mask: one epoch is a shuffled pass over D_f (corrupted labels,
+   see :mod:`.random_label`) ∪ D_r; after each step the weights outside the mask are put back to their
+   value before unlearning (``_restore_masked_params`` in ``RL.py``), so weight decay or momentum
+   cannot move them either::
 
-Weights outside the mask never change.
+       θ ← m ⊙ (θ - lr · ∇L) + (1 - m) ⊙ θ₀
 """
 
 from __future__ import annotations
@@ -21,26 +27,38 @@ import torch.nn.functional as F
 from mu_registry import Method, UnlearnContext
 from mu_registry.training import make_optimizer
 
-from .random_label import random_wrong_labels
+from .random_label import check_label_rule, relabelled_epochs
+
+
+def top_fraction_mask(saliency: dict[str, torch.Tensor], fraction: float) -> dict[str, torch.Tensor]:
+    """1 for exactly ``int(fraction * n)`` weights with the largest saliency (ties by position), else 0."""
+    flat = torch.cat([s.flatten() for s in saliency.values()])
+    k = int(len(flat) * fraction)
+    chosen = torch.zeros(len(flat), dtype=torch.bool)
+    chosen[torch.argsort(-flat, stable=True)[:k]] = True
+    out, start = {}, 0
+    for name, s in saliency.items():
+        out[name] = chosen[start:start + s.numel()].reshape(s.shape).to(s.dtype)
+        start += s.numel()
+    return out
 
 
 def saliency_mask(ctx: UnlearnContext, sparsity: float, batch_size: int) -> dict[str, torch.Tensor]:
-    """1 for the ``sparsity`` fraction of parameters with the largest |∂ CE(D_f) / ∂θ|, else 0."""
+    """SalUn's mask: |Σ_batches ∇ mean CE(D_f batch)| in eval mode, top ``sparsity`` fraction kept."""
+    was_training = ctx.model.training
+    ctx.model.eval()
     params = {n: p for n, p in ctx.model.named_parameters() if p.requires_grad}
     grads = {n: torch.zeros_like(p) for n, p in params.items()}
     for batch in ctx.batches(ctx.forget, batch_size=batch_size, shuffle=False):
         ctx.model.zero_grad(set_to_none=True)
-        F.cross_entropy(ctx.logits(batch), batch.labels, reduction="sum").backward()
+        (-F.cross_entropy(ctx.logits(batch), batch.labels)).backward()
         for n, p in params.items():
             if p.grad is not None:
                 grads[n] += p.grad
     ctx.model.zero_grad(set_to_none=True)
-    flat = torch.cat([g.abs().flatten() for g in grads.values()])
-    k = int(round(sparsity * flat.numel()))
-    if k <= 0:
-        return {n: torch.zeros_like(g) for n, g in grads.items()}
-    threshold = torch.topk(flat, k, sorted=False).values.min()
-    return {n: (g.abs() >= threshold).to(g.dtype) for n, g in grads.items()}
+    ctx.model.train(was_training)
+    mask = top_fraction_mask({n: g.abs().cpu() for n, g in grads.items()}, sparsity)
+    return {n: m.to(params[n].device) for n, m in mask.items()}
 
 
 class SalUn(Method):
@@ -52,22 +70,28 @@ class SalUn(Method):
         epochs: int = 2
         lr: float = 5e-4
         batch_size: int = 64
+        label_rule: str = "uniform"
         optimizer: str = "adam"
+        weight_decay: float = 0.0
+
+        def __post_init__(self) -> None:
+            check_label_rule(self.label_rule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         mask = saliency_mask(ctx, p.sparsity, p.batch_size)
         named = dict(ctx.model.named_parameters())
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)  # no weight decay: masked weights stay put
-        retain_stream = ctx.cycle(ctx.retain, batch_size=p.batch_size)
-        for f in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
-            r = next(retain_stream)
-            wrong = random_wrong_labels(f.labels, ctx.num_classes, ctx.generator).to(f.labels.device)
-            loss = F.cross_entropy(ctx.logits(f), wrong) + F.cross_entropy(ctx.logits(r), r.labels)
+        theta0 = {n: named[n].detach().clone() for n in mask}
+        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        for batch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, retain=True):
+            loss = F.cross_entropy(ctx.logits(batch), batch.labels)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             for name, m in mask.items():
                 if named[name].grad is not None:
                     named[name].grad.mul_(m)
             opt.step()
+            with torch.no_grad():
+                for name, m in mask.items():
+                    named[name].mul_(m).add_(theta0[name] * (1 - m))
         return ctx.model

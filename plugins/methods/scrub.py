@@ -1,28 +1,60 @@
 """SCRUB: SCalable Remembering and Unlearning unBound (Kurmanji et al., NeurIPS 2023).
 
-Teacher = the original model; the student starts as a copy. Each epoch does
-a *max-step* on D_f (while ``epoch < max_steps``), pushing the student away
-from the teacher, then a *min-step* on D_r, keeping it close and accurate::
+Reference: ``meghdadk/SCRUB`` at 98ffb11: ``thirdparty/repdistiller/helper/loops.py`` (``train_distill``),
+``thirdparty/repdistiller/distiller_zoo/KD.py`` (``DistillKL``), ``thirdparty/repdistiller/helper/util.py``
+(``adjust_learning_rate``) and the notebooks that set the paper's two configurations.
 
-    max-step:  L = -KL(T(x_f) ‖ S(x_f))
-    min-step:  L = alpha · KL(T(x_r) ‖ S(x_r)) + gamma · CE(S(x_r), y_r)
+Teacher = the original model; the student starts as a copy. Epoch e = 1..E does a *max-step* pass over
+D_f while ``e <= max_steps``, then a *min-step* pass over D_r::
 
-KL on softmaxes at temperature ``kd_T``. Defaults are the paper's small-scale
-settings (alpha 0.001, gamma 0.99, kd_T 4, 3 epochs with 2 max-steps, SGD,
-lr 5e-4, momentum 0.9, weight decay 5e-4).
+    max-step:  L = -KL_T(T(x_f) ‖ S(x_f))
+    min-step:  L = gamma · CE(S(x_r), y_r) + alpha · KL_T(T(x_r) ‖ S(x_r))
+    KL_T(t ‖ s) = T² · Σ softmax(t/T) · (log softmax(t/T) - log softmax(s/T)) / batch    (DistillKL)
+
+with the learning rate multiplied by ``lr_decay_rate`` once for every entry of ``lr_decay_epochs``
+that e exceeds. ``preset`` picks one of the paper's two configurations; any parameter given explicitly
+overrides it:
+
+* ``large_scale`` (``large_scale_unlearning.ipynb``, the default): SGD (momentum 0.9, weight decay 5e-4),
+  lr 5e-4, alpha 0.001, gamma 0.99, T 4, 3 epochs, 2 max-steps, forget batch 512, retain batch 256,
+  lr decay ×0.1 after epochs 3, 5, 9;
+* ``small_scale`` (``small_scale_unlearning.ipynb``): Adam (weight decay 0.1), lr 5e-4, alpha 0.5,
+  gamma 1, T 2, 10 epochs, 3 max-steps, forget batch 64, retain batch 32, lr decay ×0.1 after epochs
+  5, 8, 9.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, UnlearnContext
+from mu_registry import Method, MuError, UnlearnContext
 from mu_registry.training import make_optimizer
 
 from .bad_teacher import distill_kl
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "large_scale": {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "weight_decay": 5e-4, "alpha": 0.001,
+                    "gamma": 0.99, "kd_T": 4.0, "epochs": 3, "max_steps": 2, "forget_batch_size": 512,
+                    "retain_batch_size": 256, "lr_decay_epochs": [3, 5, 9], "lr_decay_rate": 0.1},
+    "small_scale": {"optimizer": "adam", "lr": 5e-4, "momentum": 0.9, "weight_decay": 0.1, "alpha": 0.5,
+                    "gamma": 1.0, "kd_T": 2.0, "epochs": 10, "max_steps": 3, "forget_batch_size": 64,
+                    "retain_batch_size": 32, "lr_decay_epochs": [5, 8, 9], "lr_decay_rate": 0.1},
+}
+
+
+def scrub_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """SCRUB's ``DistillKL``: KL(teacher ‖ student) at temperature T, summed, × T², over the batch size."""
+    return distill_kl(student_logits, teacher_logits, temperature) * temperature ** 2
+
+
+def decayed_lr(base: float, epoch: int, decay_epochs: list[int], rate: float) -> float:
+    """``adjust_learning_rate``: base · rate^(number of decay epochs that ``epoch`` (from 1) exceeds)."""
+    return base * rate ** sum(epoch > d for d in decay_epochs)
 
 
 class SCRUB(Method):
@@ -30,33 +62,54 @@ class SCRUB(Method):
 
     @dataclass
     class Params:
-        epochs: int = 3
-        max_steps: int = 2
-        alpha: float = 0.001
-        gamma: float = 0.99
-        kd_T: float = 4.0
-        lr: float = 5e-4
-        batch_size: int = 64
-        optimizer: str = "sgd"
-        weight_decay: float = 5e-4
+        preset: str = "large_scale"
+        epochs: int | None = None
+        max_steps: int | None = None
+        alpha: float | None = None
+        gamma: float | None = None
+        kd_T: float | None = None
+        lr: float | None = None
+        forget_batch_size: int | None = None
+        retain_batch_size: int | None = None
+        optimizer: str | None = None
+        momentum: float | None = None
+        weight_decay: float | None = None
+        lr_decay_epochs: list[int] | None = field(default=None)
+        lr_decay_rate: float | None = None
+
+        def __post_init__(self) -> None:
+            if self.preset not in PRESETS:
+                raise MuError(f"parameter 'preset' must be one of {', '.join(PRESETS)}, got '{self.preset}'")
+
+    def settings(self) -> dict[str, Any]:
+        """The preset's values with every explicitly given parameter in their place."""
+        given = {k: v for k, v in dataclasses.asdict(self.params).items() if v is not None and k != "preset"}
+        return {"preset": self.params.preset, **PRESETS[self.params.preset], **given}
+
+    def describe(self) -> dict[str, Any]:
+        return self.settings()
 
     def unlearn(self, ctx: UnlearnContext):
-        p = self.params
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
-        for epoch in range(p.epochs):
-            if epoch < p.max_steps:
-                for f in ctx.batches(ctx.forget, batch_size=p.batch_size):
+        s = self.settings()
+        opt = make_optimizer(ctx.model.parameters(), s["optimizer"], s["lr"], weight_decay=s["weight_decay"],
+                             momentum=s["momentum"])
+        for epoch in range(1, s["epochs"] + 1):
+            for group in opt.param_groups:
+                group["lr"] = decayed_lr(s["lr"], epoch, s["lr_decay_epochs"], s["lr_decay_rate"])
+            if epoch <= s["max_steps"]:
+                for f in ctx.batches(ctx.forget, batch_size=s["forget_batch_size"]):
                     with torch.no_grad():
                         teacher = ctx.logits(f, ctx.original)
-                    loss = -distill_kl(ctx.logits(f), teacher, p.kd_T)
+                    loss = -scrub_kl(ctx.logits(f), teacher, s["kd_T"])
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
-            for r in ctx.batches(ctx.retain, batch_size=p.batch_size):
+            for r in ctx.batches(ctx.retain, batch_size=s["retain_batch_size"]):
                 with torch.no_grad():
                     teacher = ctx.logits(r, ctx.original)
                 student = ctx.logits(r)
-                loss = p.alpha * distill_kl(student, teacher, p.kd_T) + p.gamma * F.cross_entropy(student, r.labels)
+                kl = scrub_kl(student, teacher, s["kd_T"])
+                loss = s["gamma"] * F.cross_entropy(student, r.labels) + s["alpha"] * kl
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
