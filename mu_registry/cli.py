@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
     _run_arguments(r)
     r.add_argument("--resume", type=Path, default=None, metavar="RUN_DIR",
                    help="continue an interrupted run in RUN_DIR with its recorded configuration")
+    r.add_argument("--retry-failed", action="store_true",
+                   help="with --resume: run failed methods again from their last finished request "
+                        "(default: keep them as failed)")
 
     sw = sub.add_parser("sweep", help="tasks x methods x seeds as separate cells on Ray (or in turn), merged")
     _run_arguments(sw)
@@ -145,9 +148,33 @@ def main(argv: list[str] | None = None) -> int:
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("mu-eval: interrupted; finished requests are saved (resume with --resume RUN_DIR)", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        if _RUN_DIR is not None:
+            print(f"mu-eval: interrupted; finished requests are saved; resume with: mu-eval run --resume {_RUN_DIR}",
+                  file=sys.stderr)
+        else:
+            print("mu-eval: interrupted before a run folder was written", file=sys.stderr)
+        return 143 if isinstance(exc, Terminated) else 130
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: records stay, the status says the run did not finish."""
+
+
+#: the folder of the run in progress, for the interrupt message
+_RUN_DIR: Path | None = None
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _install_sigterm() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 def _setup_logging() -> None:
@@ -166,9 +193,15 @@ def _registry():
     return get_registry()
 
 
+def _check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 1:
+        raise MuError(f"--limit {limit}: must be a positive number of examples per split")
+
+
 def _run_config(args: argparse.Namespace):
     from .runner import RunConfig
 
+    _check_limit(args.limit)
     return RunConfig(
         tasks=args.tasks or [DEFAULT_GROUP], methods=args.methods, model=args.model, seeds=args.seed,
         output=args.output, limit=args.limit, include_paths=args.include_path,
@@ -205,18 +238,60 @@ def cmd_run(args: argparse.Namespace) -> int:
     launched_on = init_from_environment()  # accelerate launch / torchrun: evaluation split across processes
     if launched_on is not None and args.device == "auto":
         args.device = str(launched_on)
+    global _RUN_DIR
+    if args.retry_failed and args.resume is None:
+        raise MuError("--retry-failed: only with --resume RUN_DIR")
     registry = _registry()
     if args.resume is not None:
-        runner = Runner.resume(args.resume, registry)
+        _refuse_changes_on_resume(args)
+        runner = Runner.resume(args.resume, registry, retry_failed=args.retry_failed)
         log.info("resuming run %s", args.resume)
     else:
         runner = Runner(_run_config(args), registry)
+    _install_sigterm()
+    _RUN_DIR = runner.run_dir
     results = runner.run()
     from .results import render_tables
 
-    print(render_tables(results))
+    print(render_tables(results, run_dir=runner.run_dir))
     print(f"results: {runner.run_dir / 'results.json'}")
+    failed = runner.failures()
+    if failed:
+        print(f"mu-eval: error: {len(failed)} failed ({'; '.join(failed)}); the other results are complete; "
+              f"tracebacks in {runner.run_dir / 'errors.log'}; run them again with: "
+              f"mu-eval run --resume {runner.run_dir} --retry-failed", file=sys.stderr)
+        return 1
     return 0
+
+
+#: run flags -> RunConfig fields; with --resume each must be absent or equal to what the run recorded
+_RESUME_FLAGS = {"tasks": ("--tasks", "tasks"), "methods": ("--methods", "methods"), "model": ("--model", "model"),
+                 "seed": ("--seed", "seeds"), "output": ("--output", "output"), "limit": ("--limit", "limit"),
+                 "include_path": ("--include-path", "include_paths"), "method_args": ("--method-args", "method_args"),
+                 "task_set": ("--set", "task_overrides"), "device": ("--device", "device"),
+                 "engine": ("--engine", "engine"), "no_cache": ("--no-cache", "use_cache")}
+
+
+def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
+    """A flag given with --resume that differs from the run's recorded configuration is an error, not
+    silently ignored (the run continues with what it started with)."""
+    import json
+    from dataclasses import asdict
+
+    defaults = build_parser().parse_args(["run"])
+    given = [dest for dest in _RESUME_FLAGS if getattr(args, dest) != getattr(defaults, dest)]
+    if not given:
+        return
+    try:
+        recorded = json.loads((args.resume / "results.json").read_text())["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # Runner.resume names what is wrong with the folder
+    now = asdict(_run_config(args))
+    differ = [_RESUME_FLAGS[d][0] for d in given if now[_RESUME_FLAGS[d][1]] != recorded.get(_RESUME_FLAGS[d][1])]
+    if differ:
+        raise MuError(f"--resume {args.resume}: {', '.join(differ)} differ{'s' if len(differ) == 1 else ''} from "
+                      f"the run's recorded configuration; a resumed run keeps its own (drop "
+                      f"{'it' if len(differ) == 1 else 'them'}, or start a new run)")
 
 
 def _doc(obj: Any) -> str:
@@ -273,7 +348,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         results = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise MuError(f"{path}: not valid JSON ({exc})") from None
-    print(render_tables(results))
+    print(render_tables(results, run_dir=args.run_dir))
     for plot in write_plots(results, args.run_dir / "plots"):
         print(f"plot: {plot}")
     return 0
@@ -283,6 +358,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     from .leaderboard import build_tables, render_text, run_configs, scan_runs, write_reports
     from .reference import load_reference
 
+    _check_limit(args.limit)
     suite = load_reference(args.suite if args.suite else args.reference)
     roots = list(args.results)
     if not roots:

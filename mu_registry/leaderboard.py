@@ -128,7 +128,7 @@ def _record(seed_rec: dict[str, Any], method: str) -> dict[str, Any] | None:
 
 def metric_value(record: dict[str, Any] | None, path: str) -> float | None:
     """A metric of one model record: after the last request, or after request ``@i``."""
-    if not record or record.get("status") == "not_applicable":
+    if not record or record.get("status") in ("not_applicable", "failed"):
         return None
     keys, request = split_metric(path)
     base: Any = record

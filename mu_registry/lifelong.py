@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from .answer_cache import AnswerCache
-from .atomic import atomic_torch_save, atomic_write_text
+from .atomic import atomic_write_text
 from .errors import MuError, NotApplicableError
 from .generative import GenerativeModel
 from .llm_method import LLMMethod, QAContext, is_peft
@@ -31,7 +31,7 @@ from .engines import EvalEngine, make_engine
 from .qa_eval import answer_sets, grade_sets
 from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
-from .runner import read_checkpoint
+from .runner import guarded_unlearn, read_checkpoint
 
 if TYPE_CHECKING:
     from .runner import Runner
@@ -113,6 +113,7 @@ class LifelongRun:
 
     def _task_record(self, data: QATaskData, model_name: str) -> dict[str, Any]:
         rec = self.runner.results["tasks"].setdefault(self.loaded.name, {})
+        self.runner.check_data(rec, data.train.fingerprint(), self.loaded)
         rec.update({
             "task_type": "generation",
             "config": self.cfg.model_dump(mode="json"),
@@ -280,22 +281,26 @@ class LifelongRun:
             torch.manual_seed(seed * 1000 + req.index)
             t0 = time.perf_counter()
             try:
-                model = method.unlearn(ctx)
+                model = guarded_unlearn(method, ctx)
+                elapsed = time.perf_counter() - t0
+                t1 = time.perf_counter()
+                metrics = self._evaluate(adapter, model, sets, method, method_name, req.index)
+                eval_time = time.perf_counter() - t1
+                row = {"index": req.index, "name": req.name, "time_s": elapsed, "eval_time_s": eval_time,
+                       "metrics": metrics, "summary": summarize(metrics, data, req.index)}
+                self._benchmark(adapter, model, method, row)
             except NotApplicableError as exc:
                 rec.update({"status": "not_applicable", "reason": str(exc)})
                 runner.save()
                 bar.close()
                 return
-            elapsed = time.perf_counter() - t0
-            t1 = time.perf_counter()
-            metrics = self._evaluate(adapter, model, sets, method, method_name, req.index)
-            eval_time = time.perf_counter() - t1
-            atomic_torch_save({"request": req.index, "weights": trainable_state(model),
-                               "method_state": method.state()}, ckpt)
-            rec["requests"].append({"index": req.index, "name": req.name, "time_s": elapsed,
-                                    "eval_time_s": eval_time, "metrics": metrics,
-                                    "summary": summarize(metrics, data, req.index)})
-            self._benchmark(adapter, model, method, rec["requests"][-1])
+            except Exception as exc:  # noqa: BLE001 - one failed method never stops the others
+                runner.record_failure(rec, f"{loaded.name}/seed{seed}/{method_name}", req.index, exc)
+                bar.close()
+                return
+            runner.save_checkpoint({"request": req.index, "weights": trainable_state(model),
+                                    "method_state": method.state()}, ckpt)
+            rec["requests"].append(row)
             rec["status"] = "done" if req.index == len(data.requests) - 1 else "running"
             runner.save()
             bar.update(1)

@@ -54,9 +54,14 @@ def render_generation_task(name: str, task: dict[str, Any]) -> str:
         if statuses and all(st == "not_applicable" for st in statuses):
             rows.append([method] + ["n/a"] * len(SUMMARY) + ["-"])
             continue
+        if "failed" in statuses:
+            rows.append([method] + ["failed"] * len(SUMMARY) + ["-"])
+            continue
+        done = [len(r) for r in per_seed]
+        label = method if not done or min(done) >= len(reqs) else f"{method} ({min(done)}/{len(reqs)} requests)"
         last = [r[-1]["summary"] for r in per_seed if r]
         times = [sum(x.get("time_s", 0) for x in r) for r in per_seed if r]
-        rows.append([method] + [_fmt([s.get(k) for s in last]) for k, _ in SUMMARY] + [_fmt(times)])
+        rows.append([label] + [_fmt([s.get(k) for s in last]) for k, _ in SUMMARY] + [_fmt(times)])
     lines += _table(["model"] + [h for _, h in SUMMARY] + ["unlearn_s"], rows)
 
     for method in _methods(task):

@@ -65,7 +65,10 @@ class QAContext:
         self.generator = torch.Generator().manual_seed(self.seed * 1000 + self.request_index)
 
     def batches(self, split: EncodedQA, *, batch_size: int, epochs: int = 1, shuffle: bool = True) -> Iterator[QABatch]:
+        from .training import note_epoch
+
         for _ in range(epochs):
+            note_epoch()  # the divergence check names the epoch it failed in
             yield from self.adapter.batches(split, batch_size, shuffle=shuffle, generator=self.generator,
                                             device=self.device)
 
@@ -75,7 +78,9 @@ class QAContext:
             if not len(split):
                 yield None
                 continue
-            yield from self.batches(split, batch_size=batch_size)
+            # a paired loader: its passes are not counted as epochs
+            yield from self.adapter.batches(split, batch_size, shuffle=True, generator=self.generator,
+                                            device=self.device)
 
     def logits(self, batch: QABatch, model: nn.Module | None = None) -> torch.Tensor:
         return self.adapter.forward(model if model is not None else self.model, batch)

@@ -109,16 +109,20 @@ class UnlearnContext:
     def batches(self, split: EncodedSplit, *, batch_size: int = 64, epochs: int = 1,
                 shuffle: bool = True) -> Iterator[Batch]:
         """Mini-batches over ``split`` for ``epochs`` epochs, on the context's device."""
-        from .training import iterate_batches
+        from .training import iterate_batches, note_epoch
 
         for _ in range(epochs):
+            note_epoch()  # the divergence check names the epoch it failed in
             yield from iterate_batches(split, batch_size, shuffle=shuffle, generator=self.generator,
                                        device=self.device)
 
     def cycle(self, split: EncodedSplit, *, batch_size: int = 64) -> Iterator[Batch]:
-        """An endless stream of shuffled batches over ``split`` (for a second, paired loader)."""
+        """An endless stream of shuffled batches over ``split`` (for a second, paired loader; its passes
+        are not counted as epochs)."""
+        from .training import iterate_batches
+
         while True:
-            yield from self.batches(split, batch_size=batch_size)
+            yield from iterate_batches(split, batch_size, shuffle=True, generator=self.generator, device=self.device)
 
 
 class Method(ABC):

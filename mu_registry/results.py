@@ -56,10 +56,14 @@ def task_rows(task: dict[str, Any]) -> tuple[list[tuple[str, str | None]], list[
             if not rec:
                 continue
             reqs = [r for r in rec.get("requests", []) if r]
-            row = rows.setdefault(name, {"status": [], "time": []})
+            row = rows.setdefault(name, {"status": [], "time": [], "done": []})
             if rec.get("status") == "not_applicable":
                 row["status"].append("n/a")
                 continue
+            if rec.get("status") == "failed":
+                row["status"].append("failed")
+                continue
+            row["done"].append(len(reqs))
             if not reqs:
                 continue
             last = reqs[-1]
@@ -74,10 +78,16 @@ def task_rows(task: dict[str, Any]) -> tuple[list[tuple[str, str | None]], list[
             else:
                 row["time"].append(sum(r.get("time_s", 0) for r in reqs))
     table = []
+    nreq = len(task.get("sizes", {}).get("requests", [])) or 1
     for name, row in rows.items():
         if row["status"] and all(s == "n/a" for s in row["status"]):
             table.append([name] + ["n/a"] * len(columns) + ["-"])
             continue
+        if "failed" in row["status"]:  # a failed seed makes the row's numbers incomplete: none shown
+            table.append([name] + ["failed"] * len(columns) + ["-"])
+            continue
+        if name not in (ORIGINAL_ROW, RETRAIN_ROW) and row["done"] and min(row["done"]) < nreq:
+            name = f"{name} ({min(row['done'])}/{nreq} requests)"  # an unfinished method: not the final numbers
         table.append([name] + [_fmt(row.get(col, [])) for col in columns] + [_fmt(row["time"])])
     return columns, table
 
@@ -112,7 +122,83 @@ def _group_line(groups: list[str], widths: list[int]) -> str:
     return "  ".join(out).rstrip()
 
 
-def render_tables(results: dict[str, Any]) -> str:
+def _request_count(task: dict[str, Any]) -> int | None:
+    if task.get("task_type") == "generation":
+        return len(task["requests"]) if "requests" in task else None
+    sizes = task.get("sizes", {})
+    return len(sizes["requests"]) if "requests" in sizes else None
+
+
+def _spans(indices: list[int]) -> str:
+    """[1, 2, 3, 5] -> '1-3, 5'."""
+    out: list[str] = []
+    for i in indices:
+        if out and out[-1].split("-")[-1] == str(i - 1):
+            out[-1] = f"{out[-1].split('-')[0]}-{i}"
+        else:
+            out.append(str(i))
+    return ", ".join(out)
+
+
+def run_status(results: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """What a run lacks: (missing, failed), one line per task and seed. Missing lists the methods that
+    did not start and the requests of those that did not finish; failed names each failed record."""
+    missing: list[str] = []
+    failed: list[str] = []
+    plan = results.get("plan", {})
+    tasks = results.get("tasks", {})
+    seeds = [str(s) for s in results.get("config", {}).get("seeds", [])]
+    for name in dict.fromkeys([*plan, *tasks]):
+        task = tasks.get(name, {})
+        n = _request_count(task)
+        for seed in seeds or list(task.get("seeds", {})):
+            seed_rec = task.get("seeds", {}).get(seed)
+            if seed_rec is None or (n is None and seed_rec.get("status") != "failed"):
+                missing.append(f"{name} seed {seed}: not started")
+                continue
+            if seed_rec.get("status") == "failed":
+                failed.append(f"{name} seed {seed}: {seed_rec.get('error')}")
+                continue
+            gaps = []
+            methods = seed_rec.get("methods", {})
+            for method in dict.fromkeys([*plan.get(name, []), *methods]):
+                rec = methods.get(method)
+                if rec is None:
+                    gaps.append(f"{method} not started")
+                    continue
+                status, done = rec.get("status"), len([r for r in rec.get("requests", []) if r])
+                if status == "failed":
+                    failed.append(f"{name} seed {seed} {method} at request {rec.get('failed_request')}: "
+                                  f"{rec.get('error')}")
+                elif status not in ("done", "not_applicable") and n is not None and done < n:
+                    gaps.append(f"{method} requests {_spans(list(range(done, n)))}")
+            if gaps:
+                missing.append(f"{name} seed {seed}: {', '.join(gaps)}")
+    return missing, failed
+
+
+def status_lines(results: dict[str, Any], run_dir: Any = None) -> list[str]:
+    """Lines for the top of a report: whether the run is incomplete, what is missing or failed, and
+    the command that resumes it."""
+    from pathlib import Path
+
+    missing, failed = run_status(results)
+    folder = run_dir if run_dir is not None else Path(results.get("config", {}).get("output", "results")) / str(
+        results.get("run_id", "RUN_DIR"))
+    lines: list[str] = []
+    status = results.get("status", "running")
+    if status != "done" or missing:
+        lines.append(f"INCOMPLETE RUN (status: {status}); numbers of unfinished methods are not final.")
+        lines += [f"  missing: {m}" for m in missing]
+        lines.append(f"  resume with: mu-eval run --resume {folder}")
+    if failed:
+        lines.append(f"FAILED ({len(failed)}); a failed method never stops the others:")
+        lines += [f"  failed: {f}" for f in failed]
+        lines.append(f"  run them again with: mu-eval run --resume {folder} --retry-failed")
+    return lines
+
+
+def render_tables(results: dict[str, Any], run_dir: Any = None) -> str:
     from .lifelong_results import render_generation_task
 
     parts = [render_generation_task(name, task) if task.get("task_type") == "generation" else render_task(name, task)
@@ -120,4 +206,5 @@ def render_tables(results: dict[str, Any]) -> str:
     note = ("[original] and [retrain] are the reference models. "
             "time_s: training time for original and retrain (from when it was trained, if cached), "
             "unlearning time for methods. Metrics are for the last request; ± is the std over seeds.")
-    return "\n\n".join(parts + [note]) + "\n"
+    head = status_lines(results, run_dir)
+    return "\n\n".join((["\n".join(head)] if head else []) + parts + [note]) + "\n"

@@ -12,6 +12,7 @@ import logging
 import math
 import secrets
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from .registry import Registry
 from .results import render_tables
 from .task import build_task
 from .task_index import LoadedTask, TaskIndex
+from .training import Diverged, all_finite, divergence_guard
 
 log = logging.getLogger("mu_registry")
 SCHEMA_VERSION = 1
@@ -79,6 +81,7 @@ class Runner:
         self.device = pick_device(config.device)
         self.cache = ModelCache(enabled=config.use_cache)
         self.run_dir = run_dir or Path(config.output) / new_run_id()
+        self.resuming = previous is not None
         self.results: dict[str, Any] = previous or {
             "schema_version": SCHEMA_VERSION,
             "run_id": self.run_dir.name,
@@ -92,8 +95,9 @@ class Runner:
         }
 
     @classmethod
-    def resume(cls, run_dir: Path, registry: Registry) -> Runner:
-        """Continue the run recorded in ``run_dir`` with its own configuration."""
+    def resume(cls, run_dir: Path, registry: Registry, *, retry_failed: bool = False) -> Runner:
+        """Continue the run recorded in ``run_dir`` with its own configuration. Failed records are kept
+        (and skipped) unless ``retry_failed``: then they continue from their last finished request."""
         import json
 
         results_file = Path(run_dir) / "results.json"
@@ -106,7 +110,37 @@ class Runner:
             raise MuError(f"{results_file}: not a mu-eval results file ({exc})") from None
         previous["status"] = "running"
         previous.setdefault("resumed", []).append(time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+        if retry_failed:
+            _reset_failed(previous)
         return cls(config, registry, run_dir=Path(run_dir), previous=previous)
+
+    def check_resumable(self, plan: list[tuple[LoadedTask, list[str]]]) -> None:
+        """Refuse to resume when anything that changes numbers differs from what the run recorded: a task
+        file's content, a plugin's version, the torch version. One line names every difference."""
+        prev = self.results
+        diffs: list[str] = []
+        recorded = {n: t.get("content_hash") for n, t in prev.get("tasks", {}).items()}
+        recorded.update(prev.get("task_hashes", {}))
+        for loaded, _ in plan:
+            old = recorded.get(loaded.name)
+            if old and old != loaded.hash:
+                diffs.append(f"task '{loaded.name}' ({loaded.path}) changed since the run started "
+                             f"(content hash {old}, now {loaded.hash})")
+        for name, info in sorted(prev.get("plugins", {}).items()):
+            now = self.registry.plugins.get(name)
+            if info.get("status") != "loaded":
+                continue
+            if now is None or now.status != "loaded":
+                diffs.append(f"plugin '{name}' ({info.get('distribution')} {info.get('version')}) is no longer loaded")
+            elif now.version != info.get("version"):
+                diffs.append(f"plugin '{name}' was version {info.get('version')}, now {now.version}")
+        old_torch = prev.get("environment", {}).get("packages", {}).get("torch")
+        new_torch = describe_environment()["packages"].get("torch")
+        if old_torch and new_torch and old_torch != new_torch:
+            diffs.append(f"torch was {old_torch}, now {new_torch}")
+        if diffs:
+            raise MuError(f"cannot resume {self.run_dir}: {'; '.join(diffs)} (results would mix two configurations: "
+                          f"restore what changed, or start a new run)")
 
     # ------------------------------------------------------------ planning
     def plan(self) -> list[tuple[LoadedTask, list[str]]]:
@@ -114,6 +148,11 @@ class Runner:
         plan = []
         for name in self.index.expand(self.config.tasks):
             loaded = self.index.load(name)
+            if loaded.config.task_type == "generation":  # a judge with no endpoint fails before any training
+                from .judge import make_judge
+
+                make_judge(self.registry, loaded.config.generation.judge, loaded.config.generation.judge_args,
+                           str(loaded.path))
             self.index.check(loaded)
             model_name = self.config.model or loaded.config.model.name
             self.registry.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")
@@ -128,23 +167,59 @@ class Runner:
                 overrides = {**loaded.config.methods.get(m, {}), **self.config.method_args.get(m, {})}
                 if loaded.config.task_type in cls.supports:
                     cls(cls.make_params(overrides, context=f"method '{m}': "))
-            for m in self.config.method_args:
-                self.registry.method(m, context="--method-args")
             plan.append((loaded, methods))
+        planned = {m for _, methods in plan for m in methods}
+        for m in self.config.method_args:
+            self.registry.method(m, context="--method-args")
+            if m not in planned:
+                raise MuError(f"--method-args {m}.{next(iter(self.config.method_args[m]), '')}: method '{m}' is not "
+                              f"run here (methods: {', '.join(sorted(planned))}); add it to --methods")
+        if self.resuming:
+            self.check_resumable(plan)
+        hashes = self.results.setdefault("task_hashes", {})
+        for loaded, _ in plan:
+            hashes.setdefault(loaded.name, loaded.hash)
+        self.results["plan"] = {loaded.name: methods for loaded, methods in plan}
         return plan
 
     # ------------------------------------------------------------ running
     def run(self) -> dict[str, Any]:
         plan = self.plan()
+        if self.config.use_cache:
+            check_writable(self.cache.root.parent, "MU_CACHE_DIR", "(or pass --no-cache)")
         _warm_up_lazy_imports()
         self.save()
-        for loaded, methods in plan:
-            for seed in self.config.seeds:
-                self._run_task(loaded, methods, seed)
+        try:
+            for loaded, methods in plan:
+                for seed in self.config.seeds:
+                    self._run_task_guarded(loaded, methods, seed)
+        except BaseException:
+            # Ctrl-C, SIGTERM, a full disk: what is recorded stays, marked as not finished
+            self.results["status"] = "interrupted"
+            try:
+                self.save()
+            except (OSError, MuError):
+                pass
+            raise
         self.results["status"] = "done"
         self.save()
         self.write_plots()
         return self.results
+
+    def _run_task_guarded(self, loaded: LoadedTask, methods: list[str], seed: int) -> None:
+        """One task and seed; a failure outside any method (training a reference model, a reference's
+        metric) is recorded for that task and seed, and the other tasks and seeds go on."""
+        seed_rec = self.results["tasks"].get(loaded.name, {}).get("seeds", {}).get(str(seed), {})
+        if seed_rec.get("status") == "failed":
+            return  # recorded by an earlier attempt; --retry-failed resets it
+        try:
+            self._run_task(loaded, methods, seed)
+        except (MuError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # noqa: BLE001 - one failed task never stops the others
+            task_rec = self.results["tasks"].setdefault(loaded.name, {})
+            seed_rec = task_rec.setdefault("seeds", {}).setdefault(str(seed), {"methods": {}})
+            self.record_failure(seed_rec, f"{loaded.name}/seed{seed}", None, exc)
 
     def write_plots(self) -> list[Path]:
         """PNG plots under RUN_DIR/plots; a plotting failure costs a warning, never the results."""
@@ -157,11 +232,24 @@ class Runner:
             return []
 
     def save(self) -> None:
-        atomic_write_json(self.run_dir / "results.json", self.results)
-        atomic_write_text(self.run_dir / "results.md", render_tables(self.results))
+        try:
+            atomic_write_json(self.run_dir / "results.json", self.results)
+            atomic_write_text(self.run_dir / "results.md", render_tables(self.results, run_dir=self.run_dir))
+        except OSError as exc:
+            what = "--resume" if self.resuming else "--output"
+            raise MuError(f"{what} {self.config.output if not self.resuming else self.run_dir}: cannot write "
+                          f"{self.run_dir / 'results.json'}: {exc.strerror or _one_line(exc)}") from None
+
+    def check_data(self, rec: dict[str, Any], fingerprint: str, loaded: LoadedTask) -> None:
+        """On resume, the task's data must be what the run started with."""
+        old = rec.get("data_fingerprint")
+        if self.resuming and old and old != fingerprint:
+            raise MuError(f"cannot resume {self.run_dir}: the data of task '{loaded.name}' ({loaded.path}) changed "
+                          f"since the run started (fingerprint {old}, now {fingerprint}); start a new run")
 
     def _task_record(self, loaded: LoadedTask, data: TaskData, model_name: str) -> dict[str, Any]:
         rec = self.results["tasks"].setdefault(loaded.name, {})
+        self.check_data(rec, data.train.fingerprint(), loaded)
         rec.update({
             "config": loaded.config.model_dump(mode="json"),
             "source": str(loaded.path),
@@ -276,21 +364,25 @@ class Runner:
             model.train()
             t0 = time.perf_counter()
             try:
-                model = method.unlearn(ctx)
+                model = guarded_unlearn(method, ctx)
+                elapsed = time.perf_counter() - t0
+                model.eval()
+                sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
+                outputs = evaluate_sets(adapter, model, sets, batch_size=cfg.eval_batch_size, device=self.device)
+                metrics = self._metrics(cfg.metrics, outputs, references[req.index], data, req.index,
+                                         method=method_name, task=cfg)
             except NotApplicableError as exc:
                 rec.update({"status": "not_applicable", "reason": str(exc)})
                 log.warning("method '%s' does not apply to task '%s': %s", method_name, loaded.name, exc)
                 self.save()
                 bar.close()
                 return
-            elapsed = time.perf_counter() - t0
-            model.eval()
-            sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
-            outputs = evaluate_sets(adapter, model, sets, batch_size=cfg.eval_batch_size, device=self.device)
-            metrics = self._metrics(cfg.metrics, outputs, references[req.index], data, req.index,
-                                         method=method_name, task=cfg)
+            except Exception as exc:  # noqa: BLE001 - one failed method never stops the others
+                self.record_failure(rec, f"{loaded.name}/seed{seed}/{method_name}", req.index, exc)
+                bar.close()
+                return
             retrain_time = seed_rec["retrain"]["requests"][req.index]["train_time_s"]
-            atomic_torch_save({"request": req.index, "model": model.state_dict()}, ckpt)
+            self.save_checkpoint({"request": req.index, "model": model.state_dict()}, ckpt)
             rec["requests"].append({"index": req.index, "time_s": elapsed,
                                     "speedup_vs_retrain": retrain_time / elapsed if elapsed > 0 else None,
                                     "metrics": metrics})
@@ -306,7 +398,7 @@ class Runner:
         cfg = loaded.config
         cls: type[Method] = self.registry.method(method_name)
         rec = seed_rec["methods"].setdefault(method_name, {"requests": [], "status": "pending"})
-        if rec["status"] in ("done", "not_applicable"):
+        if rec["status"] in ("done", "not_applicable", "failed"):  # failed: --retry-failed reset it on resume
             return None
         if cfg.task_type not in cls.supports or not issubclass(cls, base):
             rec.update({"status": "not_applicable",
@@ -320,6 +412,36 @@ class Runner:
         rec["params"] = method.describe()
         return method, rec
 
+    def record_failure(self, rec: dict[str, Any], what: str, request: int | None, exc: BaseException) -> None:
+        """Mark ``rec`` failed with the exception's one-line summary; the traceback goes to the run's
+        errors.log. The requests recorded before stay, with the checkpoint of the last one."""
+        summary = failure_summary(exc)
+        rec.update({"status": "failed", "error": summary, "failed_request": request})
+        log_path = self.run_dir / "errors.log"
+        try:
+            log_path.parent.mkdir(parents=True, exist_ok=True)
+            with open(log_path, "a", encoding="utf-8") as fh:
+                at = f" request {request}" if request is not None else ""
+                fh.write(f"=== {time.strftime('%Y-%m-%dT%H:%M:%S%z')} {what}{at}: {summary}\n")
+                fh.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)) + "\n")
+        except OSError:
+            pass  # the summary is in results.json either way
+        at = f" at request {request}" if request is not None else ""
+        log.warning("%s failed%s: %s (traceback in %s); the others go on", what, at, summary, log_path)
+        self.save()
+
+    def failures(self) -> list[str]:
+        """'task/seedN/method: error' for every failed record of this run."""
+        return failures(self.results)
+
+    def save_checkpoint(self, state: dict[str, Any], path: Path) -> None:
+        """Write a checkpoint; a full disk or a read-only folder is one line naming the file."""
+        try:
+            atomic_torch_save(state, path)
+        except (OSError, RuntimeError) as exc:
+            raise MuError(f"cannot write checkpoint {path}: {_one_line(exc)}; the requests recorded so far are "
+                          f"intact (free space, then resume with: mu-eval run --resume {self.run_dir})") from None
+
     def checkpoint_path(self, loaded: LoadedTask, seed: int, method_name: str) -> Path:
         return self.run_dir / "checkpoints" / loaded.name / f"seed{seed}" / f"{method_name}.pt"
 
@@ -330,7 +452,12 @@ class Runner:
                             method=method, task=task.model_dump(mode="json") if task is not None else None)
         out: dict[str, Any] = {}
         for name in names:
-            value = self.registry.metric(name)(ctx)
+            try:
+                value = self.registry.metric(name)(ctx)
+            except MuError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - named, then recorded as the method's failure
+                raise MetricFailed(name, exc) from exc
             out[name] = _clean(value)
         return out
 
@@ -365,6 +492,73 @@ class _Encoder:
             enc = self.adapter.encode(split, self.spec)
         self._memo[key] = enc
         return enc
+
+
+class MetricFailed(Exception):
+    """A metric raised; the record of the model it measured is marked failed."""
+
+    def __init__(self, name: str, exc: BaseException):
+        super().__init__(f"metric '{name}' raised {type(exc).__name__}: {_one_line(exc)}")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300] + ("..." if len(text) > 300 else "") if text else type(exc).__name__
+
+
+def failure_summary(exc: BaseException) -> str:
+    """The one line recorded for a failure: ``diverged at epoch E step S`` or ``Type: message``."""
+    if isinstance(exc, (Diverged, MetricFailed)):
+        return str(exc)
+    return f"{type(exc).__name__}: {_one_line(exc)}"
+
+
+def guarded_unlearn(method: Any, ctx: Any) -> torch.nn.Module:
+    """``method.unlearn(ctx)`` with every optimiser step checked for non-finite weights, and the
+    returned model checked once more (a method may change weights without an optimiser)."""
+    with divergence_guard() as guard:
+        model = method.unlearn(ctx)
+    if not all_finite([p for p in model.parameters()]):
+        raise Diverged(guard.epoch, guard.step)
+    return model
+
+
+def check_writable(folder: Path, what: str, hint: str = "") -> None:
+    """A folder the run will write to must be writable: one line naming it, before any training."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / f".mu-write-test-{secrets.token_hex(4)}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise MuError(f"{what} {folder}: not writable ({exc.strerror or _one_line(exc)}){' ' + hint if hint else ''}"
+                      ) from None
+
+
+def _reset_failed(results: dict[str, Any]) -> None:
+    """Failed records go back to pending: they continue from their last finished request."""
+    for task in results.get("tasks", {}).values():
+        for seed_rec in task.get("seeds", {}).values():
+            if seed_rec.get("status") == "failed":
+                for key in ("status", "error", "failed_request"):
+                    seed_rec.pop(key, None)
+            for rec in seed_rec.get("methods", {}).values():
+                if rec.get("status") == "failed":
+                    rec["status"] = "running" if rec.get("requests") else "pending"
+                    rec.pop("error", None)
+                    rec.pop("failed_request", None)
+
+
+def failures(results: dict[str, Any]) -> list[str]:
+    out = []
+    for task_name, task in results.get("tasks", {}).items():
+        for seed, seed_rec in task.get("seeds", {}).items():
+            if seed_rec.get("status") == "failed":
+                out.append(f"{task_name}/seed{seed}: {seed_rec.get('error')}")
+            for method, rec in seed_rec.get("methods", {}).items():
+                if rec.get("status") == "failed":
+                    out.append(f"{task_name}/seed{seed}/{method}: {rec.get('error')}")
+    return out
 
 
 def read_checkpoint(path: Path, start_at: int, what: str) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -16,6 +17,75 @@ from .task_config import TrainConfig
 
 if TYPE_CHECKING:
     from .model import EncodedSplit, Model
+
+
+class Diverged(Exception):
+    """Loss or weights became non-finite (NaN or infinite) while training or unlearning (a failure of
+    the method or model being trained, recorded as such; not a usage error)."""
+
+    def __init__(self, epoch: int, step: int, what: str = "weights"):
+        self.epoch, self.step, self.what = epoch, step, what
+        super().__init__(f"diverged at epoch {epoch} step {step}")
+
+
+def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
+    """Whether every value is finite: one fused max-abs per tensor and one host sync."""
+    tensors = [t.detach() for t in tensors if t.numel()]
+    if not tensors:
+        return True
+    norms = torch._foreach_norm(tensors, float("inf"))
+    return bool(torch.isfinite(torch.stack([n.float().cpu() if n.device.type != "cpu" else n.float()
+                                            for n in norms])).all())
+
+
+class DivergenceGuard:
+    """Watches every optimiser step while active (a global post-step hook, so it sees the optimisers a
+    method builds itself): after each step the stepped weights must be finite, else :class:`Diverged`
+    is raised out of ``opt.step()`` naming the epoch and step. Epochs are passes over a split
+    (``ctx.batches`` and :func:`train_steps` call :func:`note_epoch`); both are counted from 1, the step
+    within its epoch."""
+
+    def __init__(self) -> None:
+        self.epoch, self.step = 1, 0
+        self._epochs_seen = 0
+
+    def new_epoch(self) -> None:
+        self._epochs_seen += 1
+        self.epoch, self.step = self._epochs_seen, 0
+
+    def _after_step(self, opt: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        self.step += 1
+        params = [p for group in opt.param_groups for p in group["params"]]
+        if not all_finite(params):
+            raise Diverged(self.epoch, self.step)
+
+    def check_loss(self, value: torch.Tensor) -> None:
+        if not bool(torch.isfinite(value.detach()).all()):
+            raise Diverged(self.epoch, self.step + 1, "loss")
+
+
+_ACTIVE: list[DivergenceGuard] = []
+
+
+def note_epoch() -> None:
+    """Tell the active guard (if any) that a new pass over the data begins."""
+    if _ACTIVE:
+        _ACTIVE[-1].new_epoch()
+
+
+@contextlib.contextmanager
+def divergence_guard() -> Iterator[DivergenceGuard]:
+    """Check every optimiser step inside the block for non-finite weights (see DivergenceGuard)."""
+    guard = DivergenceGuard()
+    from torch.optim.optimizer import register_optimizer_step_post_hook
+
+    handle = register_optimizer_step_post_hook(guard._after_step)
+    _ACTIVE.append(guard)
+    try:
+        yield guard
+    finally:
+        _ACTIVE.remove(guard)
+        handle.remove()
 
 
 def iterate_batches(split: EncodedSplit, batch_size: int, *, shuffle: bool, generator: torch.Generator | None = None,
@@ -68,10 +138,12 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
     opt = make_optimizer(params, train.optimizer, train.lr, weight_decay=train.weight_decay, momentum=train.momentum)
     total = max(1, steps_per_epoch * train.epochs)
     sched = lr_schedule(opt, total, train.warmup_ratio)
-    with progress(total=total, desc=desc, unit="step") as bar:
+    with progress(total=total, desc=desc, unit="step") as bar, divergence_guard() as guard:
         for _ in range(train.epochs):
+            guard.new_epoch()
             for batch in batches(gen):
                 value = loss(batch)
+                guard.check_loss(value)
                 opt.zero_grad(set_to_none=True)
                 value.backward()
                 opt.step()
