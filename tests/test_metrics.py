@@ -7,10 +7,11 @@ import pytest
 
 from mu_registry import MetricContext, SetOutputs
 from mu_registry_plugins.metrics.accuracy import accuracy
-from mu_registry_plugins.metrics.gap import gap_to_retrain
-from mu_registry_plugins.metrics.mia import mia
+from mu_registry_plugins.metrics.gap import gap_to_retrain, gap_to_retrain_salun
+from mu_registry_plugins.metrics.knowledge_gap import knowledge_gap, knowledge_gap_score
+from mu_registry_plugins.metrics.mia import mia, mia_svc
 from mu_registry_plugins.metrics.mubench_overall import mubench_overall, mubench_score
-from mu_registry_plugins.metrics.zrf import js_divergence, zrf
+from mu_registry_plugins.metrics.zrf import chundawat_jsdiv, js_divergence, zrf, zrf_chundawat, zrf_mubench
 
 RNG = np.random.default_rng(0)
 
@@ -47,14 +48,87 @@ def test_mia_sees_memorised_forget_data_and_not_unseen_data():
     assert forgotten["efficacy"] > 0.8 and 0.35 < forgotten["auc"] < 0.65
 
 
-def test_zrf_is_one_for_the_random_model_and_lower_for_a_confident_one():
-    random_out = outputs(50, 4, 0.0, 0.0)
-    same = ctx(random_out, random_out, random_out, random_init={"forget": random_out})
-    assert zrf(same) == pytest.approx(1.0)
-    confident = ctx(outputs(50, 4, 20, 1.0), random_out, random_out, random_init={"forget": random_out})
-    assert 0.5 < zrf(confident) < 0.7  # JS(one-hot, ~uniform over 4) ≈ 0.37
+def test_js_divergence_by_hand():
     p = np.array([[1.0, 0.0]])
     assert js_divergence(p, p[:, ::-1])[0] == pytest.approx(np.log(2), rel=1e-6)
+    # p = (1, 0), q = (½, ½), m = (¾, ¼): ½·ln(4/3) + ½·(½·ln(2/3) + ½·ln 2)
+    expected = 0.5 * np.log(4 / 3) + 0.5 * (0.5 * np.log(2 / 3) + 0.5 * np.log(2))
+    assert js_divergence(p, np.array([[0.5, 0.5]]))[0] == pytest.approx(expected, rel=1e-6)
+
+
+def test_zrf_is_mubench_random_logit_form():
+    """MU-Bench evaluation.py: 1 - mean(jensenshannon(p, softmax(U[0,1))) ** 2), averaged over draws."""
+    from scipy.spatial.distance import jensenshannon
+    from scipy.special import softmax
+
+    probs = outputs(30, 4, 2.0, 0.7).probs
+    r = np.random.default_rng(0).random(probs.shape)  # the first draw zrf_mubench makes
+    assert zrf_mubench(probs, draws=1) == pytest.approx(1 - (jensenshannon(probs, softmax(r, 1), axis=1) ** 2).mean())
+    confident, unsure = outputs(50, 4, 30, 1.0), outputs(50, 4, 0.0, 0.0)
+    assert zrf(ctx(confident, confident, confident)) < zrf(ctx(unsure, unsure, unsure))
+    assert zrf(ctx(unsure, unsure, unsure)) > 0.99  # near-uniform outputs look like random logits
+
+
+def test_zrf_chundawat_is_jsdiv_with_elementwise_mean_kl_to_the_random_network():
+    p, q = np.array([[0.8, 0.2]]), np.array([[0.4, 0.6]])
+    # m = (0.6, 0.4); KL(m‖p) and KL(m‖q) entry by entry, each averaged over the 2 entries
+    kl_mp = (0.6 * np.log(0.6 / 0.8) + 0.4 * np.log(0.4 / 0.2)) / 2
+    kl_mq = (0.6 * np.log(0.6 / 0.4) + 0.4 * np.log(0.4 / 0.6)) / 2
+    assert chundawat_jsdiv(p, q) == pytest.approx(0.5 * kl_mp + 0.5 * kl_mq, rel=1e-9)
+    mine = SetOutputs(np.log(p).astype(np.float32), np.array([0]))
+    rand = SetOutputs(np.log(q).astype(np.float32), np.array([0]))
+    c = ctx(mine, mine, mine, random_init={"forget": rand})
+    assert zrf_chundawat(c) == pytest.approx(1 - (0.5 * kl_mp + 0.5 * kl_mq), rel=1e-5)
+    assert zrf_chundawat(ctx(mine, mine, mine)) is None  # no random network, no score
+
+
+def test_knowledge_gap_by_hand():
+    # forget correct (1, 0), retain (1, 1): every draw takes both retain rows.
+    # AUC([1, 1, 0, 0], [1, 0, 1, 1]): positive 1 ties both negatives (½ + ½), positive 0 loses both: 1/4
+    assert knowledge_gap_score(np.array([1.0, 0.0]), np.array([1.0, 1.0])) == pytest.approx(0.25)
+    # same correctness on both sets: 0.5
+    assert knowledge_gap_score(np.ones(5), np.ones(50)) == pytest.approx(0.5)
+    f, r = _exact(10, 4, 2), _exact(40, 4, 40)
+    assert knowledge_gap(ctx(f, r, r)) < 0.2
+
+
+def _conf(values, k=2) -> SetOutputs:
+    """Rows of class 0 whose softmax probability of the label is each of ``values`` (k = 2)."""
+    v = np.asarray(values, dtype=np.float64)
+    logits = np.stack([np.log(v), np.log(1 - v)], axis=1).astype(np.float32)
+    return SetOutputs(logits, np.zeros(len(v), dtype=np.int64))
+
+
+def test_mia_svc_is_salun_svc_on_confidence():
+    members = _conf(np.linspace(0.95, 0.99, 60))
+    unseen = _conf(np.linspace(0.2, 0.6, 40))
+    memorised = mia_svc(ctx(_conf(np.full(10, 0.97)), members, unseen))
+    forgotten = mia_svc(ctx(_conf(np.full(10, 0.3)), members, unseen))
+    assert memorised == {"efficacy": 0.0, "attack_accuracy": 1.0, "degenerate": 0.0}
+    assert forgotten["efficacy"] == 1.0
+    # shadow members are the first |test| = 40 retain rows: later retain rows never reach the attack
+    poisoned = _conf(np.concatenate([np.linspace(0.95, 0.99, 40), np.full(20, 0.3)]))
+    assert mia_svc(ctx(_conf(np.full(10, 0.3)), poisoned, unseen))["efficacy"] == 1.0
+
+
+def test_an_attack_that_cannot_separate_members_reports_no_efficacy():
+    same = outputs(400, 4, 2.0, 0.7)
+    other = SetOutputs(same.logits.copy(), same.labels.copy())
+    for metric in (mia, mia_svc):
+        got = metric(ctx(outputs(50, 4, 2.0, 0.7), same, other))
+        assert got["degenerate"] == 1.0 and got["efficacy"] is None, metric.__name__
+        assert abs(got["attack_accuracy"] - 0.5) < 0.1
+
+
+def test_salun_average_gap_over_its_four_terms():
+    members, unseen = _conf(np.linspace(0.95, 0.99, 60)), _conf(np.linspace(0.2, 0.6, 40))
+    model = {"forget": _conf(np.full(10, 0.97)), "retain": members, "test": unseen}
+    retrain = {"forget": _conf([0.3] * 8 + [0.7] * 2), "retain": members, "test": unseen}
+    c = MetricContext(model, None, retrain, 2, 0)
+    # forget accuracy 1.0 against 0.2; MIA-Efficacy 0 against 1 (both attacks separate perfectly);
+    # retain and test identical: (0.8 + 1 + 0 + 0) / 4
+    assert gap_to_retrain_salun(c) == pytest.approx(
+        {"forget": 0.8, "mia_efficacy": 1.0, "retain": 0.0, "test": 0.0, "avg": 0.45})
 
 
 # MU-Bench's overall score: CLU-UML/MU-Bench@48f5c7b mubench/evaluation.py (harmonic_mean, Evaluator.compute).
