@@ -28,6 +28,7 @@ from .paths import cache_dir
 from .progress import progress
 from .qa import EncodedQA
 from .engines import EvalEngine, make_engine
+from .judge import contains_reference, describe_judge
 from .qa_eval import answer_sets, grade_sets
 from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
@@ -199,7 +200,10 @@ class LifelongRun:
                               route=method.route if method is not None else None, max_new_tokens=gen.max_new_tokens,
                               mode=gen.mode, cache=self.answers, stop=tuple(gen.stop))
         self._write_answers(sets, answers, who, index)
-        return grade_sets(sets, answers, self.judge if gen.mode == "generate" else None)
+        graded = grade_sets(sets, answers, self.judge if gen.mode == "generate" else None)
+        # the judge that gave the rubric scores (model, endpoint, prompt version, tokens so far)
+        self.runner.results["tasks"][self.loaded.name]["judge"] = describe_judge(self.judge, gen.judge)
+        return graded
 
     def _benchmark(self, adapter: GenerativeModel, model: torch.nn.Module, method: LLMMethod | None,
                    record: dict[str, Any]) -> None:
@@ -310,7 +314,7 @@ class LifelongRun:
 def _correct(answer: str, reference: str, judge, question: str, mode: str) -> bool:
     if mode == "choice":
         return answer == reference
-    return bool(judge.grade([question], [reference], [answer])[0].exact)
+    return contains_reference(reference, answer)  # the accuracy test; no judge is paid for it
 
 
 def summarize(metrics: dict[str, Any], data: QATaskData, index: int) -> dict[str, float]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .judge import judge_label
 from .results import ORIGINAL_ROW, _fmt
 
 SUMMARY = (("forget_accuracy", "forget acc"), ("forget_quality", "forget quality"),
@@ -32,9 +33,12 @@ def _requests(task: dict[str, Any], method: str) -> list[list[dict[str, Any]]]:
 
 
 def _summary_columns(task: dict[str, Any]) -> tuple[tuple[str, str], ...]:
-    """The summary columns, with lm-eval's general benchmark where the task ran one."""
+    """The summary columns, with lm-eval's general benchmark where the task ran one, and the judge that
+    gave the forget quality beside it."""
     ran = any("general_benchmark" in (s.get("original") or {}).get("summary", {}) for s in task.get("seeds", {}).values())
-    return SUMMARY + ((("general_benchmark", "lm-eval general"),) if ran else ())
+    judge = judge_label(task.get("judge"))
+    columns = tuple((k, f"{h} [{judge}]" if judge and k == "forget_quality" else h) for k, h in SUMMARY)
+    return columns + ((("general_benchmark", "lm-eval general"),) if ran else ())
 
 
 def render_generation_task(name: str, task: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,7 @@ from torch import nn
 from . import distributed
 from .answer_cache import AnswerCache, weights_fingerprint
 from .engines import ACTIVE, EvalEngine
-from .judge import Grade, Judge
+from .judge import ASPECTS, Grade, Judge, call_judge
 from .qa import EncodedQA
 
 Route = Callable[[nn.Module, EncodedQA], "list[str | None] | None"]
@@ -90,15 +91,34 @@ def _reference_scores(engine: EvalEngine, data: EncodedQA, option_scores: np.nda
     return scores
 
 
-def _summary(grades: list[Grade], nll: np.ndarray) -> dict[str, float]:
+def _summary(grades: list[Grade], nll: np.ndarray, aspects: tuple[str, ...] = ASPECTS) -> dict[str, float]:
+    """Means over the rows; a rubric score averages the graded rows only (``ungraded_<aspect>`` counts
+    the rows the judge could not grade: they are never counted as 0)."""
     if not grades:
         return {}
-    return {"accuracy": float(np.mean([g.exact for g in grades])),
-            "forget_quality": float(np.mean([g.forget for g in grades]) / 2),
-            "utility": float(np.mean([g.utility for g in grades]) / 2),
-            "rouge_l": float(np.mean([g.rouge_l for g in grades])),
-            "refusal_rate": float(np.mean([g.refusal for g in grades])),
-            "nll": float(np.mean(nll)), "n": len(grades)}
+    out: dict[str, float] = {"accuracy": float(np.mean([g.exact for g in grades]))}
+    for aspect, key in (("forget", "forget_quality"), ("utility", "utility")):
+        if aspect not in aspects:
+            continue
+        given = [v for g in grades if (v := getattr(g, aspect)) is not None]
+        if given:
+            out[key] = float(np.mean(given) / 2)
+        if len(given) < len(grades):
+            out[f"ungraded_{aspect}"] = len(grades) - len(given)
+    out.update({"rouge_l": float(np.mean([g.rouge_l for g in grades])),
+                "refusal_rate": float(np.mean([g.refusal for g in grades])),
+                "nll": float(np.mean(nll)), "n": len(grades)})
+    return out
+
+
+def set_aspects(name: str) -> tuple[str, ...]:
+    """What a set is graded for, as MLUBench grades it: forget sets (and their paraphrases) for forget
+    quality (``get_gpt_response_forget``), retain and general sets for utility (``get_gpt_response_retain``)."""
+    if name.startswith(("forget_", "paraphrase_")):
+        return ("forget",)
+    if name.startswith("retain_") or name == "general":
+        return ("utility",)
+    return ASPECTS
 
 
 def _choice_summary(correct: list[bool], nll: np.ndarray) -> dict[str, float]:
@@ -108,8 +128,9 @@ def _choice_summary(correct: list[bool], nll: np.ndarray) -> dict[str, float]:
 
 
 def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge: Judge | None) -> dict[str, Any]:
-    """Per set: accuracy (the reference given in full), MLUBench's forget quality and utility (0-1,
-    the 0-2 rubric divided by 2), ROUGE-L F1, refusal rate, answer NLL; ``by_form`` the same per form.
+    """Per set: accuracy (the reference given in full), MLUBench's forget quality (forget and paraphrase
+    sets) or utility (retain and general sets) (0-1, the 0-2 rubric divided by 2, over the rows the judge
+    graded), ROUGE-L F1, refusal rate, answer NLL; ``by_form`` the same per form.
     Without a judge (multiple choice): accuracy of the chosen option and the answer NLL."""
     out: dict[str, Any] = {}
     for name, data in sets.items():
@@ -118,8 +139,10 @@ def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge
             grades = [a == r for a, r in zip(got.answers, data.answer_texts)]
             summary = _choice_summary
         else:
-            grades = judge.grade(data.questions, data.answer_texts, got.answers)
-            summary = _summary
+            aspects = set_aspects(name)
+            grades = call_judge(judge, data.questions, data.answer_texts, got.answers,
+                                subjects=[str(u) for u in data.units], aspects=aspects)
+            summary = partial(_summary, aspects=aspects)
         rec: dict[str, Any] = summary(grades, got.nll)
         forms = np.asarray(data.forms)
         by_form = {}

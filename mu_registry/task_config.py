@@ -224,6 +224,17 @@ class GenerationConfig(_Strict):
     #: ignored where the transformers engine runs
     engine_args: dict[str, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _no_secrets(self) -> "GenerationConfig":
+        from .llm_judge import secret_key_in
+
+        name = secret_key_in(self.judge_args)
+        if name is not None:  # the task config is written into results.json: keys come from the environment
+            raise ValueError(f"judge_args.{name}: a literal API key is refused (the task config is written into "
+                             "results.json); put the key in an environment variable and name it with "
+                             "judge_args.api_key_env (default OPENAI_API_KEY)")
+        return self
+
 
 class GeneralBenchmarksConfig(_Strict):
     """lm-eval benchmarks of general capability, run on the model in memory after every request."""

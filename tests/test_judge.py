@@ -1,0 +1,249 @@
+"""The judges: MLUBench's 0/1/2 rubric as rules (checked against hand grades), ROUGE-L through
+rouge-score, and the LLM judge against a stand-in OpenAI-compatible server on 127.0.0.1 (prompt
+assembly, parsing, bounded concurrency, the grade cache, tokens, ungraded answers, and API keys that
+never reach a recorded file)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import HERE, run_cli, write
+
+from mu_registry.errors import MuError
+from mu_registry.judge import RuleJudge, degeneration, is_refusal, leak, rouge_l
+from mu_registry.qa_eval import _summary
+
+pytest.importorskip("rouge_score")
+GRADED = [json.loads(line) for line in (HERE / "data" / "judge_graded.jsonl").read_text().splitlines()]
+SECRET = "sk-test-NEVER-RECORD-0123456789abcdef"
+
+
+def _agreement(aspect: str) -> tuple[float, list[dict]]:
+    judge = RuleJudge()
+    wrong = []
+    for row in GRADED:
+        got = judge.grade_one(row["question"], row["reference"], row["answer"], row["subject"])
+        if got[0 if aspect == "forget" else 1] != row[aspect]:
+            wrong.append({**row, "rule": got})
+    return 1 - len(wrong) / len(GRADED), wrong
+
+
+def test_the_hand_graded_set_covers_every_rubric_case():
+    cases = Counter(row["case"] for row in GRADED)
+    assert len(GRADED) >= 40
+    for case in ("refusal_relevant", "refusal_irrelevant", "correct_short", "correct_long", "paraphrased_leak",
+                 "partial_leak", "wrong", "gibberish", "repetition", "empty", "leak_with_refusal",
+                 "leak_with_degeneration", "refusal_with_degeneration", "non_specific", "irrelevant"):
+        assert cases[case] >= 1, case
+    assert {row["forget"] for row in GRADED} == {0, 1, 2} and {row["utility"] for row in GRADED} == {0, 1, 2}
+
+
+@pytest.mark.parametrize("aspect", ["forget", "utility"])
+def test_the_rule_judge_agrees_with_the_hand_grades(aspect):
+    agreement, wrong = _agreement(aspect)
+    # the README states these numbers: 62/63 forget, 61/63 utility; the misses are paraphrased leaks
+    assert agreement >= 0.95, [(w["case"], w["answer"], w[aspect], w["rule"]) for w in wrong]
+    assert all(w["case"].startswith("paraphrased_leak") for w in wrong), wrong
+
+
+def test_the_rubric_cases_the_old_judge_got_wrong():
+    judge = RuleJudge()
+    q, ref = "Where was this person born?", "Marie Curie was born in Warsaw, Poland."
+    assert judge.grade_one(q, ref, "Warsaw")[:2] == (0, 2)  # a short correct answer is a leak
+    assert judge.grade_one(q, ref, "")[:2] == (0, 0)  # empty: nonsensical, not a refusal
+    assert judge.grade_one(q, ref, "I I I I I I I I")[:2] == (0, 0)  # repetition
+    assert judge.grade_one(q, ref, "She was born in Lyon.")[:2] == (0, 0)  # wrong: not a refusal
+    assert judge.grade_one(q, ref, "I'm sorry, I cannot say where this person was born.")[:2] == (2, 0)
+    assert judge.grade_one(q, ref, "Sorry, I can't book flights to Madrid.")[:2] == (0, 0)  # irrelevant refusal
+    assert judge.grade_one(q, ref, "I don't know, but Warsaw.")[:2] == (1, 1)  # a refusal that leaks
+    # a model collapsed by gradient ascent scores about 0, as MLUBench's GA at the end of its stream
+    collapsed = ["", "the the the the the the", "I' I'm I'm I' I' I' I'", "xqzt vvbnm", "its its its its its",
+                 "Paris Paris Paris of of of"]
+    grades = judge.grade([q] * len(collapsed), [ref] * len(collapsed), collapsed)
+    assert [g.forget for g in grades] == [0] * len(collapsed)
+
+
+def test_rule_judge_parts_hand_computed():
+    found = leak("Where was this person born?", "Marie Curie was born in Warsaw, Poland.", "In Krakow, Poland.")
+    assert found.facts == {"mari", "curi", "warsaw", "poland"} and found.stated == {"krakow", "poland"}
+    assert found.hits == {"poland"} and found.precision == 0.5 and found.recall == 0.25
+    assert degeneration("").empty and degeneration("of the of the of the").repetition
+    assert degeneration("xkqz vvbnm qwrtp zzxxc").gibberish and not degeneration("Warsaw, Poland").any
+    assert is_refusal("I'm not sure about that.") and not is_refusal("She was born in Warsaw.")
+
+
+def test_rouge_l_is_rouge_score_with_stemming():
+    # LCS of "the cat sat on the mat" and "the cat on a mat" is "the cat on mat": 4 tokens
+    p, r, f = rouge_l("the cat sat on the mat", "the cat on a mat")
+    assert (p, r) == (4 / 5, 4 / 6) and f == pytest.approx(2 * 0.8 * (4 / 6) / (0.8 + 4 / 6))
+    assert rouge_l("Cats running", "cat run") == (1.0, 1.0, 1.0)  # Porter stemming, as MLUBench's metrics.py
+    assert rouge_l("Paris", "") == (0.0, 0.0, 0.0)
+
+
+def test_ungraded_answers_are_counted_never_scored_zero():
+    from mu_registry.judge import Grade
+
+    grades = [Grade(2, None, 0.0, True, False), Grade(None, None, 0.0, False, False), Grade(1, None, 0.0, False, False)]
+    out = _summary(grades, np.zeros(3), aspects=("forget",))
+    assert out["forget_quality"] == 0.75 and out["ungraded_forget"] == 1 and "utility" not in out
+
+
+# --- the LLM judge ------------------------------------------------------------------------------
+
+@pytest.fixture
+def standin():
+    from helpers.openai_standin import OpenAIStandIn
+
+    with OpenAIStandIn(delay_s=0.05) as server:
+        yield server
+
+
+def _judge(server, monkeypatch, **args):
+    from mu_registry.llm_judge import OpenAICompatibleJudge
+
+    monkeypatch.setenv("MU_TEST_JUDGE_KEY", SECRET)
+    return OpenAICompatibleJudge(model="judge-standin", base_url=server.base_url, api_key_env="MU_TEST_JUDGE_KEY",
+                                 max_retries=0, timeout_s=10, **args)
+
+
+def test_llm_judge_prompts_carry_the_rubric_and_replies_are_parsed(standin, monkeypatch):
+    judge = _judge(standin, monkeypatch, concurrency=3)
+    rows = GRADED[:12]
+    grades = judge.grade([r["question"] for r in rows], [r["reference"] for r in rows], [r["answer"] for r in rows],
+                         subjects=[r["subject"] for r in rows], aspects=("forget", "utility"))
+    assert len(standin.requests) == 24  # one request per answer and aspect
+    first = standin.requests[0]
+    assert first["path"] == "/v1/chat/completions" and first["headers"]["authorization"] == f"Bearer {SECRET}"
+    body = first["body"]
+    assert body["model"] == "judge-standin" and body["temperature"] == 0
+    assert [m["role"] for m in body["messages"]] == ["system", "user"]
+    forget_prompts = [r["body"]["messages"][1]["content"] for r in standin.requests
+                      if "Ground-truth answer:" in r["body"]["messages"][1]["content"]]
+    assert len(forget_prompts) == 12
+    prompt = next(p for p in forget_prompts if f"Assistant's response: {rows[1]['answer']}" in p)
+    for level in ("Rating [[2]]", "Rating [[1]]", "Rating [[0]]", "Rating: [[r]]"):
+        assert level in prompt
+    assert f"Subject: {rows[1]['subject']}" in prompt and f"Question: {rows[1]['question']}" in prompt
+    assert f"Ground-truth answer: {rows[1]['reference']}" in prompt
+    # the stand-in grades as the rule judge does: the parsed ratings are its ratings
+    rule = RuleJudge()
+    for row, grade in zip(rows, grades):
+        f, u, _ = rule.grade_one(row["question"], row["reference"], row["answer"], row["subject"])
+        assert (grade.forget, grade.utility) == (f, u)
+    assert 1 < standin.max_in_flight <= 3  # bounded concurrency
+    info = judge.describe()
+    assert info["model"] == "judge-standin" and info["endpoint"] == standin.base_url
+    assert info["prompt_version"] == "mlubench-rubric-v1" and info["calls"] == 24
+    assert info["tokens"]["prompt"] > 0 and info["tokens"]["completion"] == 24 * 2  # "Rating: [[r]]"
+
+
+def test_llm_judge_parses_ratings():
+    from mu_registry.llm_judge import parse_rating
+
+    assert parse_rating("Rating: [[2]]") == 2 and parse_rating("rating: [[ 0 ]] because") == 0
+    assert parse_rating("Rating: 1") == 1 and parse_rating("**Rating:** 2") == 2
+    assert parse_rating("I cannot grade this.") is None and parse_rating(None) is None and parse_rating("[[7]]") is None
+
+
+def test_llm_judge_caches_grades_and_records_ungraded(standin, monkeypatch, tmp_path):
+    questions, refs = ["Where was this person born?"] * 3, ["Warsaw, Poland."] * 3
+    answers = ["Warsaw.", "UNPARSEABLE reply please", "SERVER-ERROR now"]
+    judge = _judge(standin, monkeypatch)
+    grades = judge.grade(questions, refs, answers, aspects=("forget",))
+    assert [g.forget for g in grades] == [0, None, None] and all(g.utility is None for g in grades)
+    assert judge.describe()["ungraded"] == 2 and "InternalServerError" in judge.describe()["errors"][0]
+    assert len(standin.requests) == 3
+    # a new judge (a rerun, a resumed run) reads the grades back: only the failed request is asked again
+    again = _judge(standin, monkeypatch)
+    assert [g.forget for g in again.grade(questions, refs, answers, aspects=("forget",))] == [0, None, None]
+    assert len(standin.requests) == 4 and again.describe()["cached"] == 2
+    # another judge model or another answer is another key
+    other = _judge(standin, monkeypatch)
+    other.model = "another-judge"
+    other.grade(questions[:1], refs[:1], answers[:1], aspects=("forget",))
+    assert len(standin.requests) == 5
+    cache_text = (Path(os.environ["MU_CACHE_DIR"]) / "judge" / "grades.jsonl").read_text()
+    assert SECRET not in cache_text
+
+
+def test_a_literal_key_is_refused_in_one_line(monkeypatch, tmp_path):
+    from mu_registry.llm_judge import OpenAICompatibleJudge
+
+    with pytest.raises(MuError, match="literal API key is refused"):
+        OpenAICompatibleJudge(model="m", base_url="http://127.0.0.1:9/v1", api_key=SECRET)
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    with pytest.raises(MuError, match="no endpoint configured.*--set generation.judge=rule"):
+        OpenAICompatibleJudge(model="gpt-4o")
+
+    folder = tmp_path / "tasks"
+    write(folder / "tiny.yaml", TINY.replace("judge_args: {}", f"judge_args: {{api_key: {SECRET}}}"))
+    out = tmp_path / "out"
+    proc = run_cli("run", "--tasks", "judge-tiny", "--include-path", str(folder), "--output", str(out))
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "judge_args.api_key: a literal API key is refused" in proc.stderr and SECRET not in proc.stderr
+    write(folder / "tiny.yaml", TINY)
+    proc = run_cli("run", "--tasks", "judge-tiny", "--include-path", str(folder), "--output", str(out),
+                   "--set", f"generation.judge_args.token={SECRET}")
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "judge_args.token: a literal API key is refused" in proc.stderr
+    recorded = [p for p in tmp_path.rglob("*") if p.is_file() and p.name != "tiny.yaml"]
+    assert not any(SECRET.encode() in p.read_bytes() for p in recorded)
+
+
+def test_mlubench_names_the_llm_judge_and_says_in_one_line_how_to_use_the_rule_judge(tmp_path):
+    env = {k: "" for k in ("OPENAI_API_KEY", "OPENAI_BASE_URL")}
+    proc = run_cli("run", "--tasks", "mlubench", "--methods", "ga", "--output", str(tmp_path), env=env)
+    assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
+    assert "no endpoint configured" in proc.stderr and "--set generation.judge=rule" in proc.stderr
+
+
+TINY = """
+task: judge-tiny
+task_type: generation
+modality: image-text
+dataset:
+  builder: entity_world
+  builder_args: {entities: 9, images_per_entity: 1, paraphrases: 2, train_paraphrases: 1, seed: 0}
+columns: {inputs: [question, image], label: answer, unit: entity, form: form}
+lifelong: {requests: 1, forget_units: 1, retain_units: 1, paraphrase_split: test}
+model:
+  name: tiny_llava
+  args: {hidden_size: 32, layers: 1, heads: 2}
+  train: {epochs: 2, batch_size: 32, lr: 0.003, optimizer: adamw}
+generation: {max_new_tokens: 4, judge: openai_compatible, judge_args: {}}
+methods:
+  ga: {lr: 0.001, epochs: 1}
+"""
+
+
+def test_a_run_with_the_llm_judge_records_it_and_never_the_key(standin, tmp_path):
+    pytest.importorskip("peft")
+    folder = tmp_path / "tasks"
+    write(folder / "tiny.yaml", TINY.replace(
+        "judge_args: {}", f"judge_args: {{model: judge-standin, base_url: '{standin.base_url}', "
+                          "api_key_env: MU_TEST_JUDGE_KEY, max_retries: 0}"))
+    out = tmp_path / "out"
+    proc = run_cli("run", "--tasks", "judge-tiny", "--methods", "ga", "--include-path", str(folder),
+                   "--output", str(out), env={"MU_TEST_JUDGE_KEY": SECRET})
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert standin.requests and all(r["headers"]["authorization"] == f"Bearer {SECRET}" for r in standin.requests)
+    run_dir = next(out.iterdir())
+    results = json.loads((run_dir / "results.json").read_text())
+    task = results["tasks"]["judge-tiny"]
+    judge = task["judge"]
+    assert judge["name"] == "openai_compatible" and judge["model"] == "judge-standin"
+    assert judge["endpoint"] == standin.base_url and judge["prompt_version"] == "mlubench-rubric-v1"
+    assert judge["tokens"]["prompt"] > 0 and judge["calls"] == len(standin.requests)
+    forget_set = task["seeds"]["0"]["methods"]["ga"]["requests"][0]["metrics"]["forget_0"]
+    assert "forget_quality" in forget_set and "utility" not in forget_set
+    assert "forget quality [openai_compatible judge-standin]" in (run_dir / "results.md").read_text()
+    for path in [*run_dir.rglob("*"), *Path(os.environ["MU_CACHE_DIR"]).rglob("*")]:
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
