@@ -24,6 +24,7 @@ from .errors import MuError, NotApplicableError
 from .generative import GenerativeModel
 from .llm_method import LLMMethod, QAContext, is_peft
 from .model import TaskSpec
+from .model_cache import model_identity
 from .paths import cache_dir
 from .progress import progress
 from .qa import EncodedQA
@@ -132,6 +133,7 @@ class LifelongRun:
     def _original(self, adapter: GenerativeModel, spec: TaskSpec, data: QATaskData, model_name: str):
         cfg, runner, seed = self.cfg, self.runner, self.seed
         parts = {"model": model_name, "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
+                 "code": model_identity(runner.registry, model_name, adapter),
                  "args": cfg.model.args if not runner.config.model else {}, "train": cfg.model.train.model_dump(),
                  "finetune": cfg.model.finetune.model_dump() if cfg.model.finetune else None,
                  "finetune_replay": cfg.model.finetune_replay,

@@ -28,7 +28,7 @@ from .errors import MuError, NotApplicableError
 from .method import Method, UnlearnContext
 from .metric import MetricContext, SetOutputs
 from .model import EncodedSplit, Model, TaskSpec
-from .model_cache import ModelCache
+from .model_cache import ModelCache, model_identity
 from .progress import progress
 from .random_init import reinitialize
 from .registry import Registry
@@ -285,6 +285,7 @@ class Runner:
         enc = _Encoder(adapter, spec, data)
 
         base_parts = {"model": model_name, "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
+                      "code": model_identity(self.registry, model_name, adapter),
                       "args": cfg.model.args if not self.config.model else {},
                       "train": cfg.model.train.model_dump(),
                       # the training data itself, not the task: a sweep over forget sets reuses the original
