@@ -47,8 +47,8 @@ def _trained_ish(seed: int = 0):
 def _same_answers(a: TransformersEngine, b: TransformersEngine, data: EncodedQA, adapter=None, **route):
     kw = dict(route)
     for stop in ((), ("a", "e"), ("\n",)):
-        assert a.generate(data, max_new_tokens=10, stop=stop, **kw) == b.generate(data, max_new_tokens=10, stop=stop,
-                                                                                   **kw)
+        ours = a.generate(data, max_new_tokens=10, stop=stop, **kw)
+        assert ours == b.generate(data, max_new_tokens=10, stop=stop, **kw)
     np.testing.assert_allclose(a.loglikelihood(data, **kw), b.loglikelihood(data, **kw), rtol=1e-4, atol=1e-4)
     picked_a, scores_a = a.choose(data, **kw)
     picked_b, scores_b = b.choose(data, **kw)

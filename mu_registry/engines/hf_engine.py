@@ -5,7 +5,8 @@ Two paths give the same answers (tested: greedy text and chosen options equal, s
 - ``reuse=False``, the plain path: rows sorted by length and batched (no image row shares a batch with a
   text row), longest batch first so an automatic batch size finds its limit at once (``BatchSizer``);
   ``transformers``' ``generate`` (greedy, left padding, KV cache), full forward passes for likelihoods.
-- ``reuse=True`` (the default) computes each thing once per state of the weights it depends on:
+- ``reuse=True`` (the default; ``MU_ENGINE_REUSE=0`` in the environment turns it off) computes each thing
+  once per state of the weights it depends on:
 
   * **identical rows once**: every answer, answer NLL and option score is memoised per row under the
     fingerprint of the tensors the request's route reads (``reuse.TensorDigests``: the base weights and
@@ -112,7 +113,7 @@ class TransformersEngine(EvalEngine):
 
     def __init__(self, adapter: GenerativeModel, module: nn.Module, *, device: torch.device,
                  batch_size: int | str = "auto", max_batch_size: int = 64, prepared_budget_mb: int | None = None,
-                 reuse: bool = True, reuse_budget_mb: int | None = None, min_prefix: int = 4):
+                 reuse: bool | None = None, reuse_budget_mb: int | None = None, min_prefix: int = 4):
         self.adapter = adapter
         self.module = module
         self.device = device
@@ -126,7 +127,7 @@ class TransformersEngine(EvalEngine):
         self._weight_sync = distributed.WeightSync()
         self._local = False
         # reuse
-        self.reuse = reuse
+        self.reuse = reuse if reuse is not None else os.environ.get("MU_ENGINE_REUSE", "1") != "0"
         self.min_prefix = min_prefix
         reuse_bytes = (reuse_budget_mb if reuse_budget_mb is not None
                        else int(os.environ.get("MU_REUSE_BUDGET_MB", "2048"))) * 2 ** 20
