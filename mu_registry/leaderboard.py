@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .atomic import atomic_write_json, atomic_write_text
+from .judge import judge_label
 from .reference import ReferenceSuite, SuiteConfig, split_metric
 
 log = logging.getLogger(__name__)
@@ -165,7 +166,7 @@ def build_tables(suite: ReferenceSuite, runs: list[tuple[Path, dict[str, Any]]],
                  stand_in_only: bool = False, configs: list[str] | None = None) -> list[ConfigTable]:
     tables = []
     for config in selected(suite, configs):
-        found = find_run(config, runs, allow_real=not stand_in_only)
+        found = find_run(config, runs, allow_real=not stand_in_only and config.runnable)
         metrics: list[str] = []
         for per_method in config.reference.values():
             metrics += [m for m in per_method if m not in metrics]
@@ -180,8 +181,9 @@ def build_tables(suite: ReferenceSuite, runs: list[tuple[Path, dict[str, Any]]],
             for path in metrics:
                 values = []
                 if found:
+                    read = config.stand_in.rename(path) if found.stand_in and config.stand_in else path
                     values = [v for s in found.task["seeds"].values()
-                              if (v := metric_value(_record(s, method), path)) is not None]
+                              if (v := metric_value(_record(s, method), read)) is not None]
                 cell = Cell(float(np.mean(values)) if values else None,
                             float(np.std(values)) if len(values) > 1 else None, len(values))
                 ref = config.reference.get(method, {}).get(path)
@@ -222,7 +224,14 @@ def run_configs(suite: ReferenceSuite, registry: Any, *, output: Path, stand_in:
     for config in selected(suite, configs):
         if stand_in and config.stand_in is None:
             raise MuError(f"suite {suite.suite}, config {config.name!r}: no stand_in task to run offline")
-        task, overrides = ((config.stand_in.task, config.stand_in.set) if stand_in and config.stand_in
+        offline = stand_in or not config.runnable
+        if not config.runnable:
+            if config.stand_in is None:
+                raise MuError(f"suite {suite.suite}, config {config.name!r}: no task reproduces it and it has no "
+                              "stand_in to run")
+            log.info("leaderboard %s: %s is not runnable here (%s); running its stand-in %s", suite.suite,
+                     config.name, config.note or "its data is not released", config.stand_in.task)
+        task, overrides = ((config.stand_in.task, config.stand_in.set) if offline and config.stand_in
                            else (config.task, config.set))
         methods = config.methods
         if extra_methods:
@@ -262,6 +271,9 @@ def _status(table: ConfigTable) -> str:
     if table.run is None:
         return "no finished run of this configuration was found"
     seeds = ", ".join(table.run.task.get("seeds", {}))
+    judge = judge_label(table.run.task.get("judge"))
+    if judge:
+        seeds += f"; forget quality and utility judged by {judge}"
     if table.stand_in_task:
         return (f"STAND-IN: run on the offline task {table.stand_in_task} instead of {table.task} "
                 f"(different data and scale: the difference is not a reproduction error); "
@@ -273,13 +285,25 @@ def _rows(table: ConfigTable) -> list[list[str]]:
     return [[method] + [_cell_text(row[m]) for m in table.metrics] for method, row in table.rows.items()]
 
 
+#: tables with more metrics than this are laid out a row per metric, a column per method
+WIDE = 8
+
+
+def _grid(table: ConfigTable) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: a row per method, or per metric where the metrics are many (MLUBench's matrices)."""
+    if len(table.metrics) <= WIDE:
+        return ["method"] + [_label(m) for m in table.metrics], _rows(table)
+    methods = list(table.rows)
+    return (["metric"] + methods,
+            [[_label(m)] + [_cell_text(table.rows[method][m]) for method in methods] for m in table.metrics])
+
+
 def render_text(suite: ReferenceSuite, tables: list[ConfigTable]) -> str:
     lines = [f"Leaderboard: {suite.title}", ""]
     for table in tables:
-        header = ["method"] + [_label(m) for m in table.metrics]
-        rows = _rows(table)
+        header, rows = _grid(table)
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(header)]
-        lines += [f"{table.name}  [{_status(table)}]",
+        lines += [f"{table.name}  [{_status(table)}]", *([f"Note: {table.note}"] if table.note else []),
                   "  ".join(h.ljust(w) for h, w in zip(header, widths)),
                   "  ".join("-" * w for w in widths),
                   *("  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows), ""]
@@ -298,9 +322,11 @@ def render_markdown(suite: ReferenceSuite, tables: list[ConfigTable]) -> str:
     lines = [f"# Leaderboard: {_md_escape(suite.title)}", ""]
     for table in tables:
         lines += [f"## {_md_escape(table.name)}", "", f"_{_md_escape(_status(table))}_", ""]
-        header = ["method"] + [_label(m) for m in table.metrics]
+        if table.note:
+            lines += [f"Note: {_md_escape(table.note)}", ""]
+        header, rows = _grid(table)
         lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-        lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in _rows(table)]
+        lines += ["| " + " | ".join(_md_escape(c) for c in r) + " |" for r in rows]
         lines.append("")
     lines += ["Cells: this project's mean (± std over seeds); (ref R, Δ D): the published value R and ours "
               "minus R.", "", "## Sources", ""]
@@ -334,7 +360,8 @@ def render_html(suite: ReferenceSuite, tables: list[ConfigTable]) -> str:
                 if c.reference is not None:
                     diff = c.diff
                     tip = e(" ".join(x for x in (c.source, c.where, c.note) if x), quote=True)
-                    dtxt = "" if diff is None else (f", <span class='{'neg' if diff < 0 else 'pos'}'>Δ {diff:+.3f}</span>")
+                    sign = "neg" if diff is not None and diff < 0 else "pos"
+                    dtxt = "" if diff is None else f", <span class='{sign}'>Δ {diff:+.3f}</span>"
                     text += f"<br><span class='ref' title=\"{tip}\">ref {c.reference:.3f}{dtxt}</span>"
                 cells.append(f"<td>{text}</td>")
             out.append(f"<tr><td>{e(method)}</td>{''.join(cells)}</tr>")

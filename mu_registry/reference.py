@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from .errors import ConfigError, MuError
 
 REFERENCE_DIR = Path(__file__).parent / "references"
+SET_PREFIXES = ("forget", "retain", "paraphrase")
 METRIC_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_/-]+)+(@\d+)?$")
 
 
@@ -64,6 +65,21 @@ class StandIn(_Strict):
 
     task: str
     set: dict[str, Any] = Field(default_factory=dict)
+    #: the real task's request names -> the stand-in's (``{A: "0"}``): metric paths naming a request's
+    #: sets (``metrics.forget_A.forget_quality@1``) are read from the stand-in's (``forget_0``)
+    names: dict[str, str] = Field(default_factory=dict)
+
+    def rename(self, path: str) -> str:
+        """``path`` with the sets of renamed requests named as in the stand-in task."""
+        if not self.names:
+            return path
+        keys = path.split(".")
+        for i, key in enumerate(keys):
+            prefix, _, request = key.partition("_")
+            if prefix in SET_PREFIXES and request.split("@")[0] in self.names:
+                req, at, idx = request.partition("@")
+                keys[i] = f"{prefix}_{self.names[req]}{at}{idx}"
+        return ".".join(keys)
 
 
 class SuiteConfig(_Strict):
@@ -76,6 +92,9 @@ class SuiteConfig(_Strict):
     #: published values: method (or ``original``) -> metric path -> value
     reference: dict[str, dict[str, ReferenceValue]] = Field(default_factory=dict)
     note: str | None = None
+    #: false: no task here reproduces the configuration (its data is not released); only the stand-in
+    #: runs, and the published values are shown beside the stand-in's numbers
+    runnable: bool = True
 
     @model_validator(mode="after")
     def _metric_paths(self) -> "SuiteConfig":

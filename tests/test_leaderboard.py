@@ -116,3 +116,94 @@ def test_metric_paths_pick_requests_and_runs_match_the_keys_a_config_sets(tmp_pa
     found = find_run(config, [stand_in, other_model, real])
     assert not found.stand_in and found.run_dir == tmp_path / "2026-01-01"
     assert find_run(config, [stand_in, real], allow_real=False).stand_in
+
+
+# --- MLUBench's draft-appendix numbers ---------------------------------------------------------
+
+PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published-numbers.md"
+METHODS = {"GA": "ga", "KL": "ga_klr", "GD": "gd", "NPO": "llm_npo", "LUMoE": "lumoe", "PO": "idk"}
+
+
+def _published_tables() -> dict[int, tuple[str, list[str], dict[str, dict[str, float]]]]:
+    """The markdown file's tables: number -> (title, request columns, {task row: {request: value}})."""
+    import re
+
+    tables = {}
+    for m in re.finditer(r"^Table (\d+) — (.+?)\n(\|.+?)(?:\n\n|\Z)", PUBLISHED.read_text(), re.S | re.M):
+        lines = m.group(3).strip().splitlines()
+        columns = [c.strip().removeprefix("Unlearn ") for c in lines[0].strip("|").split("|")][1:]
+        rows = {}
+        for line in lines[2:]:
+            cells = [c.strip() for c in line.strip("|").split("|")]
+            rows[cells[0]] = {columns[j]: float(v) for j, v in enumerate(cells[1:]) if v}
+        tables[int(m.group(1))] = (m.group(2), columns, rows)
+    return tables
+
+
+def test_mlubench_reference_holds_every_draft_appendix_number_of_the_shared_file():
+    import pytest
+
+    if not PUBLISHED.exists():
+        pytest.skip("../shared/reference/published-numbers.md is not beside the project")
+    suite = load_reference("mlubench")
+    configs = {"G": "LLaVA-1.5-13B, requests A-D (draft appendix G)", "H": "5 requests A-E (draft appendix H)",
+               20: "PO, requests A-D (draft appendix F)", 21: "PO, requests in the order C, A, B, D (draft appendix F)"}
+    by_name = {c.name: c for c in suite.configs}
+    tables = _published_tables()
+    assert sorted(tables) == list(range(20, 42))
+    checked = 0
+    for number, (title, columns, rows) in tables.items():
+        config = by_name[configs[number] if number in (20, 21) else configs["G" if number <= 31 else "H"]]
+        method = METHODS[title.split(",")[0]]
+        forget = "Forget Quality" in title
+        for task, values in rows.items():
+            for request, value in values.items():
+                path = (f"metrics.forget_{task}.forget_quality@{columns.index(request)}" if forget
+                        else f"metrics.retain_{task}.utility@{columns.index(request)}")
+                ref = config.reference[method][path]
+                assert ref.value == value, (number, task, request)
+                assert ref.where == f"Table {number}, row {task}, column Unlearn {request}"
+                assert "draft appendix" in suite.sources[ref.source].cite
+                checked += 1
+    assert checked == 270 == sum(len(m) for c in suite.configs for m in c.reference.values())
+    g = by_name[configs["G"]]
+    assert g.set == {"model.args.pretrained": "llava-hf/llava-1.5-13b-hf"} and "draft appendix" in g.note
+    # a few by hand: Table 22 (GA) A after D; Table 41 (LUMoE utility) E after E; Table 21 (PO) C after A
+    assert g.reference["ga"]["metrics.forget_A.forget_quality@3"].value == 0.015
+    assert by_name[configs["H"]].reference["lumoe"]["metrics.retain_E.utility@4"].value == 0.97
+    assert by_name[configs[21]].reference["idk"]["metrics.forget_C.forget_quality@1"].value == 0.98
+
+
+def test_leaderboard_prints_mlubench_draft_numbers_beside_a_stand_in_run_with_its_judge(tmp_path):
+    def request(i):
+        metrics = {f"forget_{k}": {"forget_quality": 0.1 * (k + 1)} for k in range(i + 1)}
+        metrics.update({f"retain_{k}": {"utility": 0.5} for k in range(4)})
+        return {"index": i, "name": str(i), "metrics": metrics, "summary": {"forget_quality": 0.2}}
+
+    task = {"config": {"model": {"args": {}}}, "judge": {"name": "rule", "kind": "rule"},
+            "seeds": {"0": {"original": {"summary": {}}, "methods": {"ga": {"requests": [request(i) for i in range(4)]}}}}}
+    write(tmp_path / "run" / "results.json", json.dumps({"created": "2026-01-01", "tasks": {"mlubench-mini": task}}))
+    proc = run_cli("leaderboard", "--suite", "mlubench", "--results", str(tmp_path / "run"), "--configs", "13B",
+                   "--output", str(tmp_path / "out"))
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout
+    assert "STAND-IN: run on the offline task mlubench-mini instead of mlubench" in out
+    assert "judged by rule" in out and "draft appendix G" in out
+    line = next(x for x in out.splitlines() if x.startswith("forget_A.forget_quality @3"))
+    # the stand-in's request 0 is the real task's A: 0.100 against Table 22's 0.015
+    assert "0.100 (ref 0.015, Δ +0.085)" in line
+    line = next(x for x in out.splitlines() if x.startswith("retain_D.utility @3"))
+    assert "0.500 (ref 0.200, Δ +0.300)" in line
+
+
+def test_every_stand_in_of_the_mlubench_suite_builds_with_the_request_names_it_maps_to():
+    from mu_registry.qa_task import build_qa_task
+
+    registry = Registry()
+    for config in load_reference("mlubench").configs:
+        stand_in = config.stand_in
+        loaded = TaskIndex(registry, [], stand_in.set).load(stand_in.task)
+        names = [r.name for r in build_qa_task(loaded, registry).requests]
+        assert sorted(names) == sorted(stand_in.names.values()), config.name
+        if "order" in str(stand_in.set):
+            assert names == ["2", "0", "1", "3"]  # C, A, B, D
