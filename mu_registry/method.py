@@ -152,7 +152,13 @@ class Method(ABC):
                 raise MuError(f"{context}unknown parameter '{key}' for method {cls.__name__}"
                               + (f" (did you mean {hint}?)" if hint else f"; parameters: {known}"))
             clean[key] = _coerce(value, fields[key], context)
-        return cls.Params(**clean)
+        params = cls.Params(**clean)
+        for name in fields:  # a learning rate <= 0 would reach the optimiser's own ValueError
+            value = getattr(params, name, None)
+            if _is_learning_rate(name) and isinstance(value, (int, float)) and not isinstance(value, bool) \
+                    and not value > 0:
+                raise MuError(f"{context}parameter '{name}' is a learning rate and must be > 0, got {value}")
+        return params
 
     def describe(self) -> dict[str, Any]:
         return dataclasses.asdict(self.params)
@@ -162,10 +168,15 @@ class Method(ABC):
         """Return the model after unlearning ``ctx.forget`` (may be ``ctx.model`` changed in place)."""
 
 
+def _is_learning_rate(name: str) -> bool:
+    return name in ("lr", "learning_rate") or name.endswith(("_lr", "_learning_rate"))
+
+
 def _coerce(value: Any, f: dataclasses.Field, context: str) -> Any:
-    """Turn CLI strings into the field's declared type (int, float, bool, str)."""
+    """Turn CLI strings into the field's declared type (int, float, bool, str); a YAML value of the
+    wrong type (a list for a float, 1.5 for an int) is an error naming the parameter."""
     if not isinstance(value, str):
-        return value
+        return _check_type(value, f, context)
     typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
     typ = typ.removesuffix(" | None")  # an optional parameter (None: taken from a preset) from the CLI
     try:
@@ -181,4 +192,17 @@ def _coerce(value: Any, f: dataclasses.Field, context: str) -> Any:
             raise ValueError(value)
     except ValueError:
         raise MuError(f"{context}parameter '{f.name}' expects {typ}, got '{value}'") from None
+    return value
+
+def _check_type(value: Any, f: dataclasses.Field, context: str) -> Any:
+    typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+    optional = typ.endswith(" | None")
+    typ = typ.removesuffix(" | None")
+    if value is None and optional:
+        return value
+    ok = {"int": lambda v: isinstance(v, int) and not isinstance(v, bool),
+          "float": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+          "bool": lambda v: isinstance(v, bool)}.get(typ)
+    if ok is not None and not ok(value):
+        raise MuError(f"{context}parameter '{f.name}' expects {typ}, got {value!r}")
     return value

@@ -164,8 +164,10 @@ class Runner:
             for m in methods:
                 cls = self.registry.method(m, context="--methods")
                 # build each method once now, so a bad hyperparameter fails before any training
-                overrides = {**loaded.config.methods.get(m, {}), **self.config.method_args.get(m, {})}
+                from_yaml = loaded.config.methods.get(m, {})
+                overrides = {**from_yaml, **self.config.method_args.get(m, {})}
                 if loaded.config.task_type in cls.supports:
+                    cls.make_params(from_yaml, context=f"{loaded.path}: methods.{m}: ")  # names the file
                     cls(cls.make_params(overrides, context=f"method '{m}': "))
             plan.append((loaded, methods))
         planned = {m for _, methods in plan for m in methods}

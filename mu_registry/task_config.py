@@ -372,10 +372,7 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or None  # type: ignore[return-value]
 
 
-def config_error(exc: ValidationError, source: str) -> ConfigError:
-    """One line naming ``source``, the key at fault and the problem (the first of pydantic's errors)."""
-    err = exc.errors()[0]
-    key = _format_loc(err["loc"])
+def _problem(err: dict[str, Any]) -> str:
     msg = err["msg"]
     if err["type"] == "extra_forbidden":
         msg = "unknown key"
@@ -385,10 +382,19 @@ def config_error(exc: ValidationError, source: str) -> ConfigError:
         msg = f"{msg} (got {err['input']!r})"
     if msg.startswith("Value error, "):
         msg = msg[len("Value error, "):]
-    more = len(exc.errors()) - 1
-    if more:
-        msg += f" (and {more} more problem{'s' if more > 1 else ''})"
-    return ConfigError(source, key, msg)
+    return msg
+
+
+def config_error(exc: ValidationError, source: str) -> ConfigError:
+    """One line naming ``source`` and every problem pydantic found (each key at fault and what is wrong),
+    so a file is fixed in one pass."""
+    errors = exc.errors()
+    first = errors[0]
+    msg = _problem(first)
+    rest = [f"{_format_loc(e['loc']) or '(top level)'}: {_problem(e)}" for e in errors[1:]]
+    if rest:
+        msg += f"; and {len(rest)} more: " + "; ".join(rest)
+    return ConfigError(source, _format_loc(first["loc"]), msg)
 
 
 def validate_task(data: dict[str, Any], source: str) -> TaskConfig:

@@ -158,19 +158,33 @@ class TaskIndex:
         return out
 
     def check(self, loaded: LoadedTask) -> None:
-        """Check the names a task refers to (builder, model, metrics, methods) exist."""
+        """Check the names a task refers to (builder, model, metrics, methods) exist; every problem is
+        reported at once, in one line."""
         cfg, src = loaded.config, str(loaded.path)
+        checks: list[Any] = []
         if cfg.dataset.builder is not None:
-            self.registry.dataset(cfg.dataset.builder, context=f"{src}: dataset.builder")
-        self.registry.model(cfg.model.name, context=f"{src}: model.name")
+            checks.append(lambda: self.registry.dataset(cfg.dataset.builder, context=f"{src}: dataset.builder"))
+        checks.append(lambda: self.registry.model(cfg.model.name, context=f"{src}: model.name"))
         for i, metric in enumerate(cfg.metrics):
-            self.registry.metric(metric, context=f"{src}: metrics[{i}]")
+            checks.append(lambda i=i, metric=metric: self.registry.metric(metric, context=f"{src}: metrics[{i}]"))
         for method in cfg.methods:
-            self.registry.method(method, context=f"{src}: methods")
+            checks.append(lambda method=method: self.registry.method(method, context=f"{src}: methods"))
         for i, method in enumerate(cfg.default_methods):
-            self.registry.method(method, context=f"{src}: default_methods[{i}]")
+            checks.append(lambda i=i, method=method: self.registry.method(method,
+                                                                          context=f"{src}: default_methods[{i}]"))
         if cfg.forget.strategy == "ids":
-            check_ids_spec(cfg.forget.ids_file_for_ratio(), base=loaded.path.parent, source=src)
+            checks.append(lambda: check_ids_spec(cfg.forget.ids_file_for_ratio(), base=loaded.path.parent, source=src))
+        problems: list[MuError] = []
+        for check in checks:
+            try:
+                check()
+            except MuError as exc:
+                problems.append(exc)
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            rest = "; ".join(str(e).removeprefix(f"{src}: ") for e in problems[1:])
+            raise MuError(f"{problems[0]}; and {len(problems) - 1} more: {rest}")
 
 
 def _yaml_files(root: Path) -> list[Path]:

@@ -1,4 +1,5 @@
-"""A multi-layer perceptron over flattened inputs (any fixed-size numeric input)."""
+"""A multi-layer perceptron over flattened inputs (any fixed-size numeric input: images, feature
+vectors, or tabular rows of scalar columns, which are concatenated)."""
 
 from __future__ import annotations
 
@@ -25,5 +26,6 @@ class MLPClassifier(Model):
         return nn.Sequential(*layers)
 
     def forward(self, module: nn.Module, inputs: dict[str, torch.Tensor]) -> torch.Tensor:
-        flat = [v.flatten(1).float() for v in inputs.values()]
+        # (batch, ...) -> (batch, features); a scalar column (tabular data) is (batch,) -> (batch, 1)
+        flat = [v.reshape(v.shape[0], -1).float() for v in inputs.values()]
         return module(torch.cat(flat, dim=1))
