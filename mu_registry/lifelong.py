@@ -336,4 +336,8 @@ def summarize(metrics: dict[str, Any], data: QATaskData, index: int) -> dict[str
            "paraphrase_accuracy": mean(para, "accuracy"), "paraphrase_forget_quality": mean(para, "forget_quality"),
            "retain_accuracy": mean(retain, "accuracy"), "retain_utility": mean(retain, "utility"),
            "general_accuracy": mean(["general"], "accuracy"), "general_utility": mean(["general"], "utility")}
+    for form in ("multimodal", "text"):  # PULSE reports D_unlearn accuracy per probe form
+        vals = [metrics[n]["by_form"][form]["accuracy"] for n in forget
+                if form in metrics.get(n, {}).get("by_form", {}) and "accuracy" in metrics[n]["by_form"][form]]
+        out[f"forget_accuracy_{form}"] = float(np.mean(vals)) if vals else None
     return {k: v for k, v in out.items() if v is not None}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from conftest import run_cli, write
 
 from mu_registry.leaderboard import find_run, metric_value
@@ -141,8 +143,6 @@ def _published_tables() -> dict[int, tuple[str, list[str], dict[str, dict[str, f
 
 
 def test_mlubench_reference_holds_every_draft_appendix_number_of_the_shared_file():
-    import pytest
-
     if not PUBLISHED.exists():
         pytest.skip("../shared/reference/published-numbers.md is not beside the project")
     suite = load_reference("mlubench")
@@ -181,7 +181,8 @@ def test_leaderboard_prints_mlubench_draft_numbers_beside_a_stand_in_run_with_it
         return {"index": i, "name": str(i), "metrics": metrics, "summary": {"forget_quality": 0.2}}
 
     task = {"config": {"model": {"args": {}}}, "judge": {"name": "rule", "kind": "rule"},
-            "seeds": {"0": {"original": {"summary": {}}, "methods": {"ga": {"requests": [request(i) for i in range(4)]}}}}}
+            "seeds": {"0": {"original": {"summary": {}},
+                            "methods": {"ga": {"requests": [request(i) for i in range(4)]}}}}}
     write(tmp_path / "run" / "results.json", json.dumps({"created": "2026-01-01", "tasks": {"mlubench-mini": task}}))
     proc = run_cli("leaderboard", "--suite", "mlubench", "--results", str(tmp_path / "run"), "--configs", "13B",
                    "--output", str(tmp_path / "out"))
@@ -207,3 +208,44 @@ def test_every_stand_in_of_the_mlubench_suite_builds_with_the_request_names_it_m
         assert sorted(names) == sorted(stand_in.names.values()), config.name
         if "order" in str(stand_in.set):
             assert names == ["2", "0", "1", "3"]  # C, A, B, D
+
+
+def test_pulse_holds_only_the_secondary_numbers_the_shared_file_allows_marked_secondary():
+    import re
+
+    suite = load_reference("pulse")
+    values = [(c.name, m, p, v) for c in suite.configs for m, ms in c.reference.items() for p, v in ms.items()]
+    assert len(values) == 12 and all(v.source == "digest" and v.note == "secondary source" for *_, v in values)
+    assert suite.sources["digest"].cite.startswith("SECONDARY SOURCE")
+    assert suite.sources["digest"].commit == "9bd85de702fc0c583f3439d9e31d2d3c206e8293"
+    if PUBLISHED.exists():  # every value is the digest's percentage, as the shared file quotes it
+        text = PUBLISHED.read_text()
+        rows = {r[0].strip(): [float(x) for x in r[1:4]]
+                for r in (line.strip("|").split("|") for line in text[text.index("## PULSE"):].splitlines()
+                          if re.match(r"^\| (before|projector|LLM only)", line))}
+        assert rows == {"before unlearning": [78.0, 76.8, 75.1], "projector + LLM, GA": [9.6, 35.2, 71.1],
+                        "LLM only, GA": [24.8, 33.2, 48.8]}
+        columns = ["summary.forget_accuracy_multimodal", "summary.forget_accuracy_text", "summary.mmbench"]
+        for name, method, path, ref in values:
+            row = "before unlearning" if method == "original" else (
+                "LLM only, GA" if name.endswith("LLM only") else "projector + LLM, GA")
+            assert abs(ref.value * 100 - rows[row][columns.index(path)]) < 1e-9, (name, method, path)
+    registry = Registry()
+    llm_only = next(c for c in suite.configs if c.name.endswith("LLM only"))
+    loaded = TaskIndex(registry, [], llm_only.stand_in.set).load(llm_only.stand_in.task)
+    cls = registry.method("ga")
+    assert cls.make_params(loaded.config.methods["ga"]).scope == "llm"
+
+
+def test_lifelong_summary_has_pulse_per_form_forget_accuracy():
+    from types import SimpleNamespace
+
+    from mu_registry.lifelong import summarize
+
+    data = SimpleNamespace(requests=[SimpleNamespace(name="0"), SimpleNamespace(name="1")])
+    forms = {"by_form": {"multimodal": {"accuracy": 0.2}, "text": {"accuracy": 0.6}}}
+    metrics = {"forget_0": {"accuracy": 0.4, **forms},
+               "forget_1": {"accuracy": 0.5, "by_form": {"multimodal": {"accuracy": 0.4}, "text": {"accuracy": 0.6}}}}
+    assert summarize(metrics, data, 0)["forget_accuracy_multimodal"] == 0.2
+    out = summarize(metrics, data, 1)
+    assert out["forget_accuracy_multimodal"] == pytest.approx(0.3) and out["forget_accuracy_text"] == pytest.approx(0.6)

@@ -49,7 +49,8 @@ class OpenAIStandIn:
             def do_POST(self) -> None:  # noqa: N802 - the http.server API
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
                 with standin.lock:
-                    standin.requests.append({"path": self.path, "body": body, "headers": {k.lower(): v for k, v in self.headers.items()}})
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    standin.requests.append({"path": self.path, "body": body, "headers": headers})
                     standin.in_flight += 1
                     standin.max_in_flight = max(standin.max_in_flight, standin.in_flight)
                 try:
