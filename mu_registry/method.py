@@ -83,7 +83,10 @@ class UnlearnContext:
     spec: TaskSpec | None = None
     train: TrainConfig | None = None
     build_fresh: Callable[[int], nn.Module] | None = None
+    #: called with (model, epoch) at the end of each epoch (best-epoch selection); None: nothing to do
+    epoch_end: Callable[[nn.Module, int], None] | None = None
     generator: torch.Generator = field(init=False)
+    epochs_done: int = field(init=False, default=0)
 
     def __post_init__(self) -> None:
         self.generator = torch.Generator().manual_seed(self.seed * 1000 + self.request_index)
@@ -101,6 +104,12 @@ class UnlearnContext:
 
         seed = self.seed if seed is None else seed
         return reinitialize(self.fresh_model(seed), seed)
+
+    def end_epoch(self) -> None:
+        """A method calls this after each of its epochs, so a task can keep the best epoch (``select_best``)."""
+        self.epochs_done += 1
+        if self.epoch_end is not None:
+            self.epoch_end(self.model, self.epochs_done)
 
     def logits(self, batch: Batch, model: nn.Module | None = None) -> torch.Tensor:
         """Class scores of ``model`` (default: the model being unlearned) on ``batch``."""

@@ -31,6 +31,7 @@ from .model import EncodedSplit, Model, TaskSpec
 from .model_cache import ModelCache, model_identity
 from .progress import progress
 from .random_init import reinitialize
+from .best_epoch import selector_for
 from .registry import Registry
 from .results import render_tables
 from .task import build_task
@@ -327,8 +328,9 @@ class Runner:
                 random_init=evaluate_sets(adapter, random_init, sets, batch_size=eval_bs, device=self.device))
             references.append(refs)
             _set_request(seed_rec["original"]["requests"], req.index, {
-                "index": req.index, "metrics": self._metrics(cfg.metrics, refs.original, refs, data, req.index,
-                                                          method="original", task=cfg)})
+                "index": req.index,
+                "metrics": self._metrics(cfg.metrics, refs.original, refs, data, req.index, method="original",
+                                         task=cfg)})
             _set_request(seed_rec["retrain"]["requests"], req.index, {
                 "index": req.index, "train_time_s": retrain.train_time_s, "cached": retrain.cached,
                 "cache_key": retrain.key,
@@ -363,17 +365,22 @@ class Runner:
                                  adapter=adapter, num_classes=data.num_classes, request_index=req.index,
                                  seed=seed, device=self.device, spec=spec, train=cfg.model.train,
                                  build_fresh=lambda s: adapter.build(spec, s))
+            ctx.epoch_end = selector_for(
+                cfg, registry=self.registry, method=method_name, num_classes=data.num_classes,
+                sets={k: enc(v) for k, v in data.eval_sets(req.index).items()}, original=references[req.index].original,
+                evaluate=lambda m, s: evaluate_sets(adapter, m, s, batch_size=cfg.eval_batch_size, device=self.device))
             torch.manual_seed(seed * 1000 + req.index)
             model.train()
             t0 = time.perf_counter()
             try:
                 model = guarded_unlearn(method, ctx)
-                elapsed = time.perf_counter() - t0
+                best = ctx.epoch_end.finish(model) if ctx.epoch_end is not None else None  # MU-Bench's best epoch
+                elapsed = time.perf_counter() - t0 - (best["selection_time_s"] if best else 0.0)
                 model.eval()
                 sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
                 outputs = evaluate_sets(adapter, model, sets, batch_size=cfg.eval_batch_size, device=self.device)
                 metrics = self._metrics(cfg.metrics, outputs, references[req.index], data, req.index,
-                                         method=method_name, task=cfg)
+                                        method=method_name, task=cfg)
             except NotApplicableError as exc:
                 rec.update({"status": "not_applicable", "reason": str(exc)})
                 log.warning("method '%s' does not apply to task '%s': %s", method_name, loaded.name, exc)
@@ -388,7 +395,7 @@ class Runner:
             self.save_checkpoint({"request": req.index, "model": model.state_dict()}, ckpt)
             rec["requests"].append({"index": req.index, "time_s": elapsed,
                                     "speedup_vs_retrain": retrain_time / elapsed if elapsed > 0 else None,
-                                    "metrics": metrics})
+                                    "metrics": metrics, **({"best_epoch": best} if best else {})})
             rec["status"] = "done" if req.index == len(data.requests) - 1 else "running"
             self.save()
             bar.update(1)

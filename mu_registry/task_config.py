@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import ConfigError
 
@@ -248,6 +248,23 @@ class GeneralBenchmarksConfig(_Strict):
     batch_size: int | Literal["auto"] = "auto"
 
 
+class SelectBestConfig(_Strict):
+    """Keep the epoch of each method that scores best on a held-out evaluation split (MU-Bench's
+    ``load_best_model_at_end``; see ``mu_registry/best_epoch.py``)."""
+
+    #: a registered metric; its value (or its ``score``) is computed with ``split`` in the test role
+    metric: str = "mubench_overall"
+    #: an evaluation role under dataset.splits; never the test split
+    split: str = "eval"
+
+    @field_validator("split")
+    @classmethod
+    def _not_test(cls, v: str) -> str:
+        if v == "test":
+            raise ValueError("select_best.split must be a held-out evaluation split, not 'test'")
+        return v
+
+
 class TaskConfig(_Strict):
     task: str
     description: str = ""
@@ -266,8 +283,15 @@ class TaskConfig(_Strict):
     #: methods run when the CLI gives no --methods
     default_methods: list[str] = Field(default_factory=list)
     metrics: list[str] = Field(default_factory=lambda: ["accuracy", "gap_to_retrain"])
-    #: evaluation batch size, or "auto": the largest that fits in memory (halved on out-of-memory errors)
-    eval_batch_size: int | Literal["auto"] = Field(default=512)
+    #: classification: keep each method's best epoch by a metric on an evaluation split (None: the last)
+    select_best: SelectBestConfig | None = None
+
+    @model_validator(mode="after")
+    def _select_best_split(self) -> "TaskConfig":
+        if self.select_best is not None and self.select_best.split not in self.dataset.splits:
+            raise ValueError(f"select_best.split: '{self.select_best.split}' is not a role under dataset.splits "
+                             f"({', '.join(self.dataset.splits)})")
+        return self
 
     @model_validator(mode="after")
     def _positive_batch(self) -> "TaskConfig":

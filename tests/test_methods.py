@@ -64,7 +64,8 @@ def test_random_label_epoch_is_one_pass_over_forget_and_retain(trained):
     ctx = context(*trained)
     n_f, n_r = len(ctx.forget), len(ctx.retain)
     seen, labels = [], []
-    for batch in relabelled_epochs(ctx, "next", 1, 64, retain=True):
+    (epoch,) = relabelled_epochs(ctx, "next", 1, 64, retain=True)
+    for batch in epoch:
         seen.append(batch.positions)
         labels.append((batch.positions, batch.labels))
     seen = torch.cat(seen)
@@ -74,7 +75,7 @@ def test_random_label_epoch_is_one_pass_over_forget_and_retain(trained):
     for pos, lab in labels:
         assert torch.equal(lab, want[pos])
     # three epochs are three passes
-    assert sum(len(b) for b in relabelled_epochs(ctx, "uniform", 3, 64, retain=True)) == 3 * (n_f + n_r)
+    assert sum(len(b) for e in relabelled_epochs(ctx, "uniform", 3, 64, retain=True) for b in e) == 3 * (n_f + n_r)
 
 
 def test_label_rules():
@@ -97,7 +98,8 @@ def test_methods_are_deterministic_for_a_seed(trained):
 
 
 def test_params_have_defaults_and_reject_unknown_or_mistyped_overrides():
-    assert dataclasses.asdict(NegGrad().params) == {"epochs": 2, "lr": 1e-4, "batch_size": 32, "optimizer": "adam"}
+    assert dataclasses.asdict(NegGrad().params) == {"epochs": 2, "lr": 1e-4, "batch_size": 32, "optimizer": "adam",
+                                                    "weight_decay": 0.0}
     assert NegGrad.make_params({"lr": "0.5", "epochs": "4"}).lr == 0.5
     with pytest.raises(MuError, match="unknown parameter 'lrate'"):
         NegGrad.make_params({"lrate": 1})

@@ -117,9 +117,17 @@ def test_ddi2013_reads_mubench_tsv_files_and_maps_string_labels(monkeypatch, tmp
     listed = set(read_ids_file(IDS_DIR / "ddi.txt").tolist())
     forget_ids = data.requests[0].forget.ids
     assert len(forget_ids) == 4 and set(forget_ids.tolist()) <= listed  # 1% of the 400 kept, from MU-Bench's list
-    results = _run(["mubench-ddi2013"], tmp_path, overrides)
+    results = _run(["mubench-ddi2013"], tmp_path, overrides, methods=("finetune", "neggrad"))
     seed = results["tasks"]["mubench-ddi2013"]["seeds"]["0"]
     assert seed["original"]["requests"][0]["metrics"]["accuracy"]["test"] > 0.6  # label word in text; chance 0.2
+    # MU-Bench's settings (gen_config.py) and its best epoch by unlearn_overall on the held-out dev split
+    neggrad = seed["methods"]["neggrad"]
+    assert (neggrad["params"]["epochs"], neggrad["params"]["lr"], neggrad["params"]["optimizer"]) == (6, 1e-5, "adamw")
+    for method, epochs in (("finetune", 8), ("neggrad", 6)):
+        best = seed["methods"][method]["requests"][0]["best_epoch"]
+        assert best["split"] == "eval" and best["metric"] == "mubench_overall" and len(best["scores"]) == epochs
+        assert best["epoch"] == 1 + int(np.argmax(best["scores"])) and best["score"] == max(best["scores"])
+    assert "eval" in seed["methods"]["finetune"]["requests"][0]["metrics"]["accuracy"]
 
 
 def test_a_label_outside_class_names_is_named(monkeypatch, tmp_path):
@@ -186,7 +194,7 @@ def test_nlvr2_reads_lavis_annotations_and_image_files(monkeypatch, tmp_path):
 
     ann = tmp_path / "nlvr2" / "annotations"
     ann.mkdir()
-    for split, n in (("train", 86400), ("test", 40), ("test2", 30)):
+    for split, n in (("train", 86400), ("test", 40), ("test2", 30), ("dev", 30)):
         (ann / f"{split}.json").write_text(json.dumps(annotations(n)))
     monkeypatch.setenv("MUBENCH_DATA", str(tmp_path))
     monkeypatch.setenv("MU_FORGET_IDS_DIR", str(IDS_DIR))

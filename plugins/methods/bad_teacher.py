@@ -40,18 +40,21 @@ class BadTeacher(Method):
         batch_size: int = 32
         temperature: float = 1.0
         optimizer: str = "adam"
+        weight_decay: float = 0.0
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         bad_teacher = ctx.random_model(ctx.seed + 1).eval()
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)
+        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
         retain_stream = ctx.cycle(ctx.retain, batch_size=p.batch_size)
-        for f in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
-            r = next(retain_stream)
-            with torch.no_grad():
-                bad, good = ctx.logits(f, bad_teacher), ctx.logits(r, ctx.original)
-            loss = distill_kl(ctx.logits(f), bad, p.temperature) + distill_kl(ctx.logits(r), good, p.temperature)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        for _ in range(p.epochs):
+            for f in ctx.batches(ctx.forget, batch_size=p.batch_size):
+                r = next(retain_stream)
+                with torch.no_grad():
+                    bad, good = ctx.logits(f, bad_teacher), ctx.logits(r, ctx.original)
+                loss = distill_kl(ctx.logits(f), bad, p.temperature) + distill_kl(ctx.logits(r), good, p.temperature)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            ctx.end_epoch()
         return ctx.model

@@ -29,16 +29,19 @@ class GradDiff(Method):
         batch_size: int = 32
         alpha: float = 0.5
         optimizer: str = "adam"
+        weight_decay: float = 0.0
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)
+        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
         retain_stream = ctx.cycle(ctx.retain, batch_size=p.batch_size)
-        for f in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
-            r = next(retain_stream)
-            loss = p.alpha * F.cross_entropy(ctx.logits(r), r.labels) \
-                - (1 - p.alpha) * F.cross_entropy(ctx.logits(f), f.labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        for _ in range(p.epochs):
+            for f in ctx.batches(ctx.forget, batch_size=p.batch_size):
+                r = next(retain_stream)
+                loss = p.alpha * F.cross_entropy(ctx.logits(r), r.labels) \
+                    - (1 - p.alpha) * F.cross_entropy(ctx.logits(f), f.labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            ctx.end_epoch()
         return ctx.model

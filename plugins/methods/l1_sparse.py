@@ -63,4 +63,5 @@ class L1Sparse(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+            ctx.end_epoch()
         return ctx.model

@@ -39,15 +39,18 @@ class NPO(Method):
         lr: float = 1e-4
         batch_size: int = 32
         optimizer: str = "adam"
+        weight_decay: float = 0.0
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr)
-        for f in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
-            with torch.no_grad():
-                ref = ctx.logits(f, ctx.original)
-            loss = npo_loss(ctx.logits(f), ref, f.labels, p.beta)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        for _ in range(p.epochs):
+            for f in ctx.batches(ctx.forget, batch_size=p.batch_size):
+                with torch.no_grad():
+                    ref = ctx.logits(f, ctx.original)
+                loss = npo_loss(ctx.logits(f), ref, f.labels, p.beta)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            ctx.end_epoch()
         return ctx.model

@@ -67,11 +67,11 @@ def union(forget: EncodedSplit, forget_labels: torch.Tensor, retain: EncodedSpli
 
 
 def relabelled_epochs(ctx: UnlearnContext, rule: str, epochs: int, batch_size: int, retain: bool):
-    """Batches of every epoch over D_f (corrupted) ∪ D_r, labels redrawn each epoch for random rules."""
+    """For every epoch, its batches over D_f (corrupted) ∪ D_r, labels redrawn each epoch for random rules."""
     for _ in range(epochs):
         labels = corrupt_labels(ctx.forget.labels, ctx.num_classes, rule, ctx.generator)
         data = union(ctx.forget, labels, ctx.retain if retain else None)
-        yield from ctx.batches(data, batch_size=batch_size)
+        yield ctx.batches(data, batch_size=batch_size)
 
 
 class RandomLabel(Method):
@@ -93,9 +93,11 @@ class RandomLabel(Method):
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
-        for batch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, p.retain):
-            loss = F.cross_entropy(ctx.logits(batch), batch.labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+        for epoch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, p.retain):
+            for batch in epoch:
+                loss = F.cross_entropy(ctx.logits(batch), batch.labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            ctx.end_epoch()
         return ctx.model

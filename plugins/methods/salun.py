@@ -83,15 +83,17 @@ class SalUn(Method):
         named = dict(ctx.model.named_parameters())
         theta0 = {n: named[n].detach().clone() for n in mask}
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
-        for batch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, retain=True):
-            loss = F.cross_entropy(ctx.logits(batch), batch.labels)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for name, m in mask.items():
-                if named[name].grad is not None:
-                    named[name].grad.mul_(m)
-            opt.step()
-            with torch.no_grad():
+        for epoch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, retain=True):
+            for batch in epoch:
+                loss = F.cross_entropy(ctx.logits(batch), batch.labels)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
                 for name, m in mask.items():
-                    named[name].mul_(m).add_(theta0[name] * (1 - m))
+                    if named[name].grad is not None:
+                        named[name].grad.mul_(m)
+                opt.step()
+                with torch.no_grad():
+                    for name, m in mask.items():
+                        named[name].mul_(m).add_(theta0[name] * (1 - m))
+            ctx.end_epoch()
         return ctx.model

@@ -113,4 +113,5 @@ class SCRUB(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+            ctx.end_epoch()
         return ctx.model
