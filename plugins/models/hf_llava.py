@@ -105,9 +105,18 @@ class HFLlava(GenerativeModel):
     def decode(self, ids: list[int]) -> str:
         return self.tokenizer.decode(ids, skip_special_tokens=True)
 
+    @property
+    def image_token_id(self) -> int | None:
+        """The image placeholder's id (``None`` for a text-only model). Prompts hold it once per image
+        feature (the transformers engine's input); the vLLM engine sends it once per image, as vLLM's
+        LLaVA processor expands it itself (``vllm/model_executor/models/llava.py`` ``_get_prompt_updates``)."""
+        token = getattr(self.processor, "image_token", None)
+        return None if token is None else int(self.tokenizer.convert_tokens_to_ids(token))
+
     def vllm_source(self, module: torch.nn.Module, folder: Path) -> str:
         """A folder the vLLM engine loads: ``module``'s base weights (LoRA adapters left out) with the
-        processor and tokenizer, so a base trained or fine-tuned in this process is what vLLM serves."""
+        processor and tokenizer, so a base trained or fine-tuned in this process is what vLLM serves
+        (its ``config.json`` holds the model's dtype; the engine passes the same dtype to vLLM)."""
         from mu_registry.llm_method import is_peft
 
         base = module.get_base_model() if is_peft(module) else module

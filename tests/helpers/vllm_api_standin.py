@@ -1,22 +1,41 @@
-"""A stand-in for the part of vLLM's Python API the vLLM engine calls (``LLM.generate`` with token-id prompts,
-``SamplingParams``, ``LoRARequest``, ``LLM.collective_rpc`` into a worker extension), computing with
-transformers and peft from the folders the engine writes. It checks the engine's own bookkeeping on
-CPU: the exported base loads, each saved adapter loads and answers, a changed base is loaded into the
-running "engine" through the worker extension, and likelihoods are read from prompt logprobs the way
-vLLM lays them out. It says nothing about vLLM itself (that is tests/test_vllm_engine.py, on a GPU).
+"""A stand-in for the part of vLLM 0.32's Python API the vLLM engine calls (``LLM.generate`` with token-id
+prompts and images, ``SamplingParams``, ``LoRARequest``, ``LLM.collective_rpc("reload_weights")``,
+``llm_engine.reset_encoder_cache``), computing with transformers and peft from the folders the engine
+writes. It behaves as vLLM does where the engine could get it wrong (read in the 0.32.0 wheel's sources):
+
+- images: one image placeholder per image in; the first placeholder of each image replaced by the
+  image's N feature tokens (``multimodal/processing/processor.py``: token-level replacement of the
+  target ``[image_token_index]``, one match per image, ``model_executor/models/llava.py``
+  ``_get_prompt_updates``), with no check for a prompt already expanded (one sent with N placeholders
+  comes back with 2N-1, of which only the first N carry the image); the expanded ids come back as
+  ``RequestOutput.prompt_token_ids`` and ``prompt_logprobs`` index them;
+- image embeddings are cached per image (vLLM's encoder cache, keyed by the image's hash) and served
+  until ``llm_engine.reset_encoder_cache()``: a weight reload alone does not clear the scheduler's record;
+- ``reload_weights(weights_path=...)`` on the worker loads a checkpoint folder in place and drops the
+  loaded LoRA state (``v1/worker/gpu_model_runner.py``);
+- ``max_lora_rank`` must be one of vLLM's ranks, and an adapter above it fails only inside ``generate``;
+  LoRA on the vision tower or projector is dropped unless ``enable_tower_connector_lora`` is set.
+
+The real package is exercised by tests/test_vllm_real.py (without a GPU) and tests/test_vllm_engine.py's
+GPU test.
 """
 
 from __future__ import annotations
 
 import copy
-import importlib
+import hashlib
+import json
 import sys
 import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+
+LORA_RANKS = (1, 8, 16, 32, 64, 128, 256, 320, 512)  # vllm/config/lora.py MaxLoRARanks
+TOWER = ("vision_tower", "multi_modal_projector")
 
 
 @dataclass
@@ -46,74 +65,145 @@ class CompletionOutput:
 
 @dataclass
 class RequestOutput:
+    prompt_token_ids: list[int]
     outputs: list[CompletionOutput]
     prompt_logprobs: list[dict[int, Logprob] | None] | None = None
+
+
+class _Engine:
+    def __init__(self, llm: LLM):
+        self.llm = llm
+
+    def reset_encoder_cache(self) -> None:
+        self.llm.encoder_cache.clear()
+        self.llm.encoder_resets += 1
+
+
+class _Worker:
+    def __init__(self, llm: LLM):
+        self.llm = llm
+
+    def reload_weights(self, weights_path: str | None = None) -> None:
+        import transformers
+
+        fresh = transformers.AutoModelForImageTextToText.from_pretrained(weights_path or self.llm.model)
+        self.llm.base.load_state_dict(fresh.state_dict())
+        self.llm.loras.clear()  # reset_lora_state: adapters are loaded again from their paths on next use
 
 
 class LLM:
     instances = 0
 
-    def __init__(self, model: str, enable_lora: bool = False, worker_extension_cls: str | None = None, **kwargs):
+    def __init__(self, model: str, enable_lora: bool = False, max_lora_rank: int = 16, **kwargs):
         import transformers
 
+        if max_lora_rank not in LORA_RANKS:
+            raise ValueError(f"max_lora_rank {max_lora_rank} is not one of {LORA_RANKS}")
         LLM.instances += 1
-        self.model, self.enable_lora, self.worker_extension_cls, self.kwargs = model, enable_lora, worker_extension_cls, kwargs
+        self.model, self.enable_lora, self.max_lora_rank, self.kwargs = model, enable_lora, max_lora_rank, kwargs
         self.base = transformers.AutoModelForImageTextToText.from_pretrained(model).eval()
-        self.tokenizer = transformers.AutoTokenizer.from_pretrained(model)
-        self._loras: dict[int, Any] = {}
-        module, name = worker_extension_cls.rsplit(".", 1)
-        extension = getattr(importlib.import_module(module), name)
-        runner = types.SimpleNamespace(model=types.SimpleNamespace(load_weights=self._load_weights))
-        self.worker = type("Worker", (extension,), {"model_runner": runner})()
+        self.processor = transformers.AutoProcessor.from_pretrained(model)
+        self.tokenizer = self.processor.tokenizer
+        self.loras: dict[int, Any] = {}
+        self.encoder_cache: dict[tuple, torch.Tensor] = {}
+        self.encoder_resets = 0
+        self.worker = _Worker(self)
+        self.llm_engine = _Engine(self)
 
-    def _load_weights(self, weights) -> None:
-        """Weights named as in a Hugging Face checkpoint on disk (what vLLM's ``load_weights`` takes): read
-        back through ``from_pretrained``'s own name mapping into the running model."""
-        import shutil
-        import tempfile
+    def collective_rpc(self, method: str, timeout: float | None = None, args: tuple = (),
+                       kwargs: dict[str, Any] | None = None) -> list[Any]:
+        return [getattr(self.worker, method)(*args, **(kwargs or {}))]
 
-        import transformers
-        from safetensors.torch import save_file
-
-        with tempfile.TemporaryDirectory() as tmp:
-            shutil.copy(Path(self.model) / "config.json", tmp)
-            save_file({k: v.contiguous() for k, v in dict(weights).items()}, str(Path(tmp) / "model.safetensors"))
-            fresh = transformers.AutoModelForImageTextToText.from_pretrained(tmp)
-        self.base.load_state_dict(fresh.state_dict())
-        self._loras.clear()  # adapters sit on the base: rebuilt on next use
-
-    def collective_rpc(self, method: str, args: tuple = ()) -> list[Any]:
-        return [getattr(self.worker, method)(*args)]
-
-    def reset_prefix_cache(self) -> bool:
+    def reset_prefix_cache(self, reset_running_requests: bool = False, reset_connector: bool = False) -> bool:
         return True
+
+    # --- LoRA ------------------------------------------------------------------------------------
 
     def _model(self, lora: LoRARequest | None):
         if lora is None:
             return self.base
-        if lora.lora_int_id not in self._loras:
+        if lora.lora_int_id not in self.loras:
             import peft
 
-            self._loras[lora.lora_int_id] = peft.PeftModel.from_pretrained(copy.deepcopy(self.base), lora.lora_path).eval()
-        return self._loras[lora.lora_int_id]
+            rank = json.loads((Path(lora.lora_path) / "adapter_config.json").read_text())["r"]
+            if rank > self.max_lora_rank:
+                raise ValueError(f"LoRA rank {rank} is greater than max_lora_rank {self.max_lora_rank}")
+            model = peft.PeftModel.from_pretrained(copy.deepcopy(self.base), lora.lora_path).eval()
+            if not self.kwargs.get("enable_tower_connector_lora"):
+                for name, module in model.named_modules():  # vLLM has no LoRA layer there: dropped silently
+                    if any(t in name for t in TOWER) and hasattr(module, "lora_B"):
+                        for b in module.lora_B.values():
+                            torch.nn.init.zeros_(b.weight)
+            self.loras[lora.lora_int_id] = model
+        return self.loras[lora.lora_int_id]
+
+    # --- images ----------------------------------------------------------------------------------
+
+    def _feature_size(self) -> int:
+        """``LlavaProcessingInfo.get_num_image_tokens`` for a CLIP tower at its own resolution."""
+        vision = self.base.config.vision_config
+        n = (vision.image_size // vision.patch_size) ** 2
+        return n + (1 if self.base.config.vision_feature_select_strategy == "full" else 0)
+
+    def _expand(self, ids: list[int], n_images: int) -> tuple[list[int], list[tuple[int, int]]]:
+        cfg = self.base.config
+        image_id = getattr(cfg, "image_token_id", None) or cfg.image_token_index
+        out, ranges, left = [], [], n_images
+        for t in ids:
+            if t == image_id and left:
+                ranges.append((len(out), self._feature_size()))
+                out.extend([image_id] * self._feature_size())
+                left -= 1
+            else:
+                out.append(t)
+        if left:
+            raise RuntimeError(f"Expected there to be {n_images} prompt updates corresponding to {n_images} image "
+                               f"items, but instead found {n_images - left} prompt updates!")
+        return out, ranges
+
+    def _features(self, model, image, lora_id: int | None) -> torch.Tensor:
+        key = (hashlib.sha256(np.asarray(image).tobytes()).hexdigest(),
+               lora_id if self.kwargs.get("enable_tower_connector_lora") else None)
+        if key not in self.encoder_cache:
+            base = model.get_base_model() if hasattr(model, "get_base_model") else model
+            cfg = base.config
+            pixels = self.processor.image_processor(images=[image], return_tensors="pt").pixel_values
+            hidden = base.model.vision_tower(pixels, output_hidden_states=True).hidden_states[cfg.vision_feature_layer]
+            if cfg.vision_feature_select_strategy == "default":
+                hidden = hidden[:, 1:]
+            self.encoder_cache[key] = base.model.multi_modal_projector(hidden)[0]
+        return self.encoder_cache[key]
+
+    def _logits(self, model, ids: list[int], image, ranges, lora_id) -> torch.Tensor:
+        t = torch.tensor([ids])
+        if image is None:
+            return model(input_ids=t).logits[0]
+        embeds = model.get_input_embeddings()(t).clone()
+        feats = self._features(model, image, lora_id)
+        for start, n in ranges:  # only the placeholder ranges carry the image; other image tokens stay text
+            embeds[0, start:start + n] = feats
+        return model(inputs_embeds=embeds).logits[0]
 
     @torch.no_grad()
     def generate(self, prompts: list[dict[str, Any]], params: SamplingParams, lora_request=None,
                  use_tqdm: bool = False) -> list[RequestOutput]:
         model = self._model(lora_request)
+        lora_id = None if lora_request is None else lora_request.lora_int_id
         outs = []
         for prompt in prompts:
-            assert "multi_modal_data" not in prompt, "the stand-in takes text prompts only"
-            ids = torch.tensor([prompt["prompt_token_ids"]])
+            image = (prompt.get("multi_modal_data") or {}).get("image")
+            row = list(prompt["prompt_token_ids"])
+            ranges: list[tuple[int, int]] = []
+            if image is not None:
+                row, ranges = self._expand(row, 1)
             logprobs = None
             if params.prompt_logprobs is not None:
-                lp = model(input_ids=ids).logits.float().log_softmax(-1)[0]
-                row = ids[0].tolist()
+                lp = self._logits(model, row, image, ranges, lora_id).float().log_softmax(-1)
                 logprobs = [None] + [{row[j]: Logprob(float(lp[j - 1, row[j]]))} for j in range(1, len(row))]
             new: list[int] = []
             text = ""
             for _ in range(params.max_tokens):
-                nxt = int(model(input_ids=torch.cat([ids, torch.tensor([new], dtype=torch.long)], 1)).logits[0, -1].argmax())
+                nxt = int(self._logits(model, row + new, image, ranges, lora_id)[-1].argmax())
                 if nxt == self.tokenizer.eos_token_id:
                     break
                 new.append(nxt)
@@ -121,7 +211,7 @@ class LLM:
                 if params.stop and any(s in text for s in params.stop):
                     text = text[:min(text.find(s) for s in params.stop if s in text)]
                     break
-            outs.append(RequestOutput([CompletionOutput(text)], logprobs))
+            outs.append(RequestOutput(row, [CompletionOutput(text)], logprobs))
         return outs
 
 
@@ -135,4 +225,5 @@ def install(monkeypatch) -> None:
     monkeypatch.setitem(sys.modules, "vllm", vllm)
     monkeypatch.setitem(sys.modules, "vllm.lora", lora)
     monkeypatch.setitem(sys.modules, "vllm.lora.request", request)
+    monkeypatch.setitem(sys.modules, "vllm.engine", None)  # no EngineArgs here: the real one is in test_vllm_real
     LLM.instances = 0
