@@ -331,3 +331,52 @@ def test_reinitialize_redraws_a_hugging_face_model():
     assert not any(bool((p == 0.5).all()) for p in model.parameters())
     w = model.bert.encoder.layer[0].attention.self.query.weight
     assert abs(float(w.detach().std()) - cfg.initializer_range) < 0.005  # BERT's own initialiser: N(0, 0.02)
+
+
+def _one_sgd_step(original, loss_fn, lr):
+    """θ - lr·∇L: the first SGD step (momentum buffer = gradient, no weight decay), computed by hand."""
+    ref = __import__("copy").deepcopy(original).requires_grad_(True)
+    grads = torch.autograd.grad(loss_fn(ref), list(ref.parameters()))
+    return [p.detach() - lr * g for p, g in zip(ref.parameters(), grads)]
+
+
+def test_neggrad_and_graddiff_one_step_follow_their_losses(trained):
+    adapter, original, forget, retain = trained
+    ce = torch.nn.functional.cross_entropy
+    lr = 0.05
+    # NegGrad (MU-Bench grad_ascent.py): L = -CE(D_f)
+    expected = _one_sgd_step(original, lambda m: -ce(m(forget.inputs["x"]), forget.labels), lr)
+    got = NegGrad(epochs=1, lr=lr, optimizer="sgd", batch_size=len(forget)).unlearn(_full_context(trained))
+    assert all(torch.allclose(p.detach(), e, atol=1e-6) for p, e in zip(got.parameters(), expected))
+    # GradDiff with alpha 0.3 on one forget batch and one retain batch of the same size (the retain batch is
+    # the first of the context's shuffled stream: positions from a fresh generator with the same seed)
+    ctx = _full_context(trained)
+    gen = torch.Generator().manual_seed(ctx.seed * 1000 + ctx.request_index)
+    torch.randperm(len(forget), generator=gen)  # the forget pass draws its order first
+    r_pos = torch.randperm(len(retain), generator=gen)[:len(forget)]
+    xr, yr = retain.inputs["x"][r_pos], retain.labels[r_pos]
+    expected = _one_sgd_step(original, lambda m: 0.3 * ce(m(xr), yr) - 0.7 * ce(m(forget.inputs["x"]), forget.labels),
+                             lr)
+    got = GradDiff(epochs=1, lr=lr, optimizer="sgd", alpha=0.3, batch_size=len(forget)).unlearn(ctx)
+    assert all(torch.allclose(p.detach(), e, atol=1e-6) for p, e in zip(got.parameters(), expected))
+
+
+def test_npo_batch_mean_is_mubench_form():
+    import math
+
+    logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]])
+    ref = torch.tensor([[math.log(3.0), 0.0], [math.log(3.0), 0.0]])
+    labels = torch.tensor([0, 0])
+    # NLL: (ln 2, ln 4/3), reference (ln 4/3, ln 4/3); β = 1
+    per_example = -2 * (F_logsig(math.log(2) - math.log(4 / 3)) + F_logsig(0.0)) / 2
+    batch_mean = -2 * F_logsig((math.log(2) + math.log(4 / 3)) / 2 - math.log(4 / 3))
+    assert float(npo_loss(logits, ref, labels, 1.0)) == pytest.approx(per_example, rel=1e-6)
+    assert float(npo_loss(logits, ref, labels, 1.0, "batch_mean")) == pytest.approx(batch_mean, rel=1e-6)
+    with pytest.raises(MuError, match="reduction"):
+        NPO.make_params({"reduction": "sum"})
+
+
+def F_logsig(x: float) -> float:
+    import math
+
+    return -math.log1p(math.exp(-x))

@@ -4,6 +4,9 @@ Continue training on D_r only, relying on catastrophic forgetting to erase D_f
 (Warnecke et al., 2023; Golatkar et al., 2020). Loss::
 
     L = CE(f(x_r), y_r),  (x_r, y_r) ~ D_r
+
+As ``OPTML-Group/Unlearn-Sparse`` at 80ba55d runs FT (``unlearn/FT.py``, ``FT_iter`` without the ℓ1
+term): epochs of shuffled passes over the retain set.
 """
 
 from __future__ import annotations

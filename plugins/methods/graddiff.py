@@ -6,7 +6,10 @@ the same objective is "GradDiff" in Liu et al., 2022 and Maini et al., 2024::
     L = alpha * CE(f(x_r), y_r) - (1 - alpha) * CE(f(x_f), y_f)
 
 Each step pairs a forget batch with a retain batch; ``alpha = 0.5`` weighs
-both equally (GradDiff), larger ``alpha`` protects the retain set more.
+both equally (GradDiff), larger ``alpha`` protects the retain set more. MU-Bench
+(``CLU-UML/MU-Bench`` at 48f5c7b, ``mubench/trainer/grad_diff.py``) uses ``-CE(D_f) + CE(D_r)`` on
+paired batches of equal size (its ``data/base.py`` draws |D_f| retain examples): ``alpha = 0.5`` up to
+a factor 2 in the loss (the same steps with Adam, which is scale-invariant).
 """
 
 from __future__ import annotations

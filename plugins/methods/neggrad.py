@@ -4,6 +4,10 @@ Maximise the training loss on D_f (Golatkar et al., 2020; Thudi et al., 2022)::
 
     L = -CE(f(x_f), y_f),  (x_f, y_f) ~ D_f
 
+As MU-Bench runs it (``CLU-UML/MU-Bench`` at 48f5c7b, ``mubench/trainer/grad_ascent.py``: the negated
+batch-mean loss on the forget set, ``neggrad`` and ``grad_ascent`` naming the same trainer) and as
+``OPTML-Group/Unlearn-Sparse`` at 80ba55d, ``unlearn/GA.py``.
+
 Gradient ascent is unbounded, so it runs for a fixed small budget; the
 defaults are tuned for the offline tasks' small CNN.
 """

@@ -7,9 +7,10 @@ the reference::
 
 At θ = θ_ref its gradient equals gradient ascent's; as the forget loss grows
 each example's weight σ(-β(ℓ_θ - ℓ_ref)) shrinks, so NPO slows down instead
-of diverging. β = 0.1 as in the paper (and MU-Bench). MU-Bench's code takes
-the batch-mean loss inside the log-sigmoid; this follows the paper and
-applies it per example.
+of diverging. β = 0.1 as in the paper (and MU-Bench). ``reduction: per_example`` (the default) follows
+the paper and applies the log-sigmoid per example; ``reduction: batch_mean`` is MU-Bench's form
+(``CLU-UML/MU-Bench`` at 48f5c7b, ``mubench/trainer/npo.py``: the batch-mean losses ``outputs.loss`` go
+inside one log-sigmoid per batch), which its tasks here use.
 """
 
 from __future__ import annotations
@@ -19,13 +20,16 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, UnlearnContext
+from mu_registry import Method, MuError, UnlearnContext
 from mu_registry.training import make_optimizer
 
 
-def npo_loss(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, beta: float) -> torch.Tensor:
-    nll = F.cross_entropy(logits, labels, reduction="none")
-    ref_nll = F.cross_entropy(ref_logits, labels, reduction="none")
+def npo_loss(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, beta: float,
+             reduction: str = "per_example") -> torch.Tensor:
+    """-(2/β)·mean log σ(β(ℓ_θ - ℓ_ref)): per example, or on the batch-mean losses (MU-Bench)."""
+    kind = "none" if reduction == "per_example" else "mean"
+    nll = F.cross_entropy(logits, labels, reduction=kind)
+    ref_nll = F.cross_entropy(ref_logits, labels, reduction=kind)
     return -(2.0 / beta) * F.logsigmoid(beta * (nll - ref_nll)).mean()
 
 
@@ -40,6 +44,11 @@ class NPO(Method):
         batch_size: int = 32
         optimizer: str = "adam"
         weight_decay: float = 0.0
+        reduction: str = "per_example"
+
+        def __post_init__(self) -> None:
+            if self.reduction not in ("per_example", "batch_mean"):
+                raise MuError(f"parameter 'reduction' must be per_example or batch_mean, got '{self.reduction}'")
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
@@ -48,7 +57,7 @@ class NPO(Method):
             for f in ctx.batches(ctx.forget, batch_size=p.batch_size):
                 with torch.no_grad():
                     ref = ctx.logits(f, ctx.original)
-                loss = npo_loss(ctx.logits(f), ref, f.labels, p.beta)
+                loss = npo_loss(ctx.logits(f), ref, f.labels, p.beta, p.reduction)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()

@@ -2,7 +2,10 @@
 
 Trains a freshly initialised network on D_r with the task's own training
 configuration (``model.train``), exactly as the run's retrain reference is
-trained, so its cost is the cost every approximate method tries to beat.
+trained, so its cost is the cost every approximate method tries to beat. MU-Bench's ``retrain``
+(``CLU-UML/MU-Bench`` at 48f5c7b, ``mubench/data/base.py``, ``method_specific_transformation``: the
+training set becomes D_r) fine-tunes the pretrained backbone on D_r, which is what ``build`` +
+``model.train`` do for a task whose model is ``pretrained``.
 """
 
 from __future__ import annotations
