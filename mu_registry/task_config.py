@@ -283,6 +283,8 @@ class TaskConfig(_Strict):
     #: methods run when the CLI gives no --methods
     default_methods: list[str] = Field(default_factory=list)
     metrics: list[str] = Field(default_factory=lambda: ["accuracy", "gap_to_retrain"])
+    #: evaluation batch size, or "auto": the largest that fits in memory (halved on out-of-memory errors)
+    eval_batch_size: int | Literal["auto"] = Field(default=512)
     #: classification: keep each method's best epoch by a metric on an evaluation split (None: the last)
     select_best: SelectBestConfig | None = None
 
