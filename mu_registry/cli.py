@@ -294,10 +294,6 @@ def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
                       f"{'it' if len(differ) == 1 else 'them'}, or start a new run)")
 
 
-def _doc(obj: Any) -> str:
-    return ((obj.__doc__ or "").strip().splitlines() or [""])[0]
-
-
 def cmd_list(args: argparse.Namespace) -> int:
     registry = _registry()
     rows: list[tuple[str, ...]]
@@ -319,8 +315,8 @@ def cmd_list(args: argparse.Namespace) -> int:
         rows = []
         for name in registry.names(args.kind):
             entry = registry.entry(args.kind, name)
-            extra = ",".join(sorted(getattr(entry.obj, "supports", ()) or getattr(entry.obj, "task_types", ())))
-            rows.append((name, entry.source, extra, _doc(entry.obj)))
+            summary = entry.summary  # read from the source: nothing is imported
+            rows.append((name, entry.source, ",".join(summary.task_types), summary.description))
     _print_rows(rows)
     return 0
 

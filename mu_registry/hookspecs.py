@@ -12,6 +12,11 @@ the plugin provides::
         register("my-method", MyMethod)
 
 Names may be namespaced as ``"package/name"`` to avoid clashes.
+
+Instead of the object, ``register`` also takes its import path, ``"package.module:Attribute"``: nothing is
+imported until a run first uses it (how the built-in plugins keep ``mu-eval list`` fast; see
+:mod:`mu_registry.lazy`). ``list`` then reads the description from the docstring without importing it,
+or from ``register(name, target, description="one line")``.
 """
 
 from __future__ import annotations

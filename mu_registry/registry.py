@@ -11,6 +11,7 @@ import logging
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import cached_property
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import DuplicateNameError, MuError, UnknownNameError
+from .lazy import Summary, is_lazy_target, load_target, static_summary, summary_of
 
 log = logging.getLogger("mu_registry")
 
@@ -42,8 +44,24 @@ class PluginInfo:
 @dataclass(frozen=True)
 class Entry:
     name: str
-    obj: Any
+    target: Any  # the registered object, or "package.module:Attribute" to import on first use (lazy.py)
     source: str  # plugin name
+    kind: str = ""
+    description: str = ""  # given at registration; else read from the docstring (without importing)
+
+    @cached_property
+    def obj(self) -> Any:
+        """The registered object. The one place where a lazily registered entry is imported."""
+        if not is_lazy_target(self.target):
+            return self.target
+        return load_target(self.target, what=f"{_SINGULAR.get(self.kind, 'plugin object')} '{self.name}' "
+                                             f"of plugin '{self.source}'")
+
+    @cached_property
+    def summary(self) -> Summary:
+        """Description and task types for ``mu-eval list``; imports nothing for a lazy entry."""
+        found = static_summary(self.target) if is_lazy_target(self.target) else summary_of(self.target)
+        return Summary(self.description or found.description, found.task_types)
 
 
 def disabled_from_env() -> set[str]:
@@ -137,12 +155,12 @@ class Registry:
 
         table = self._entries[kind]
 
-        def register(name: str, obj: Any) -> None:
+        def register(name: str, obj: Any, description: str = "") -> None:
             if not isinstance(name, str) or not name:
                 raise MuError(f"plugin '{source}' registered a {_SINGULAR[kind]} without a name")
             if name in table:
                 raise DuplicateNameError(_SINGULAR[kind], name, table[name].source, source)
-            entry = Entry(name, obj, source)
+            entry = Entry(name, obj, source, kind, description)
             table[name] = entry
             added.append(entry)
         return register

@@ -159,19 +159,21 @@ class TaskIndex:
 
     def check(self, loaded: LoadedTask) -> None:
         """Check the names a task refers to (builder, model, metrics, methods) exist; every problem is
-        reported at once, in one line."""
+        reported at once, in one line. Names only: a lazily registered plugin is not imported here."""
         cfg, src = loaded.config, str(loaded.path)
         checks: list[Any] = []
         if cfg.dataset.builder is not None:
-            checks.append(lambda: self.registry.dataset(cfg.dataset.builder, context=f"{src}: dataset.builder"))
-        checks.append(lambda: self.registry.model(cfg.model.name, context=f"{src}: model.name"))
+            checks.append(lambda: self.registry.entry("datasets", cfg.dataset.builder,
+                                                      context=f"{src}: dataset.builder"))
+        checks.append(lambda: self.registry.entry("models", cfg.model.name, context=f"{src}: model.name"))
         for i, metric in enumerate(cfg.metrics):
-            checks.append(lambda i=i, metric=metric: self.registry.metric(metric, context=f"{src}: metrics[{i}]"))
+            checks.append(lambda i=i, metric=metric: self.registry.entry("metrics", metric,
+                                                                         context=f"{src}: metrics[{i}]"))
         for method in cfg.methods:
-            checks.append(lambda method=method: self.registry.method(method, context=f"{src}: methods"))
+            checks.append(lambda method=method: self.registry.entry("methods", method, context=f"{src}: methods"))
         for i, method in enumerate(cfg.default_methods):
-            checks.append(lambda i=i, method=method: self.registry.method(method,
-                                                                          context=f"{src}: default_methods[{i}]"))
+            checks.append(lambda i=i, method=method: self.registry.entry(
+                "methods", method, context=f"{src}: default_methods[{i}]"))
         if cfg.forget.strategy == "ids":
             checks.append(lambda: check_ids_spec(cfg.forget.ids_file_for_ratio(), base=loaded.path.parent, source=src))
         problems: list[MuError] = []

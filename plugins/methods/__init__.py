@@ -2,57 +2,37 @@
 
 Classification (MU-Bench): retrain ... npo. Generative (MLUBench, PULSE): ga, ga_klr, gd, llm_npo,
 simnpo, idk, idk_dpo, rmu, lumoe.
+
+Each is registered by import path (``module:Attribute``) and imported when a run first uses it.
 """
 
 from mu_registry import hookimpl
 
-from .bad_teacher import BadTeacher
-from .ga import GA
-from .ga_klr import GAKLR
-from .gd import GD
-from .idk import IdK
-from .idk_dpo import IdkDPO
-from .llm_npo import LLMNPO
-from .lumoe import LUMoE
-from .rmu import RMU
-from .simnpo import SimNPO
-from .finetune import Finetune
-from .graddiff import GradDiff
-from .l1_sparse import L1Sparse
-from .neggrad import NegGrad
-from .npo import NPO
-from .random_label import RandomLabel
-from .retrain import Retrain
-from .salun import SalUn
-from .scrub import SCRUB
-
 
 @hookimpl
 def mu_register_methods(register):
-    register("retrain", Retrain)
-    register("finetune", Finetune)
-    register("neggrad", NegGrad)
-    register("graddiff", GradDiff)
-    register("random_label", RandomLabel)
-    register("salun", SalUn)
-    register("bad_teacher", BadTeacher)
-    register("scrub", SCRUB)
-    register("l1_sparse", L1Sparse)
-    register("npo", NPO)
-    register("ga", GA)
-    register("ga_klr", GAKLR)
-    register("gd", GD)
-    register("llm_npo", LLMNPO)
-    register("simnpo", SimNPO)
-    register("idk", IdK)
-    register("idk_dpo", IdkDPO)
-    register("rmu", RMU)
-    register("lumoe", LUMoE)
+    register("retrain", f"{__name__}.retrain:Retrain")
+    register("finetune", f"{__name__}.finetune:Finetune")
+    register("neggrad", f"{__name__}.neggrad:NegGrad")
+    register("graddiff", f"{__name__}.graddiff:GradDiff")
+    register("random_label", f"{__name__}.random_label:RandomLabel")
+    register("salun", f"{__name__}.salun:SalUn")
+    register("bad_teacher", f"{__name__}.bad_teacher:BadTeacher")
+    register("scrub", f"{__name__}.scrub:SCRUB")
+    register("l1_sparse", f"{__name__}.l1_sparse:L1Sparse")
+    register("npo", f"{__name__}.npo:NPO")
+    register("ga", f"{__name__}.ga:GA")
+    register("ga_klr", f"{__name__}.ga_klr:GAKLR")
+    register("gd", f"{__name__}.gd:GD")
+    register("llm_npo", f"{__name__}.llm_npo:LLMNPO")
+    register("simnpo", f"{__name__}.simnpo:SimNPO")
+    register("idk", f"{__name__}.idk:IdK")
+    register("idk_dpo", f"{__name__}.idk_dpo:IdkDPO")
+    register("rmu", f"{__name__}.rmu:RMU")
+    register("lumoe", f"{__name__}.lumoe:LUMoE")
 
 
 @hookimpl
 def mu_register_routers(register):
-    from mu_registry.routing import OracleRouter, TrainedRouter
-
-    register("oracle", OracleRouter)
-    register("trained", TrainedRouter)
+    register("oracle", "mu_registry.routing:OracleRouter")
+    register("trained", "mu_registry.routing:TrainedRouter")
