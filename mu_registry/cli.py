@@ -125,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--output", type=Path, default=Path("results/leaderboard"),
                     help="folder for the reports and runs (default results/leaderboard)")
 
+    sh = sub.add_parser("show", help="print a task's YAML as resolved (include:, --set) and the file it came from")
+    sh.add_argument("name", help="a task or group name")
+    sh.add_argument("--raw", action="store_true", help="print the file as written instead")
+    sh.add_argument("--set", dest="task_set", action="append", default=[], metavar="KEY=VALUE",
+                    help="change a task key, as mu-eval run --set does")
+    sh.add_argument("--include-path", action="append", default=[])
+
     v = sub.add_parser("validate", help="check task and group files without running them")
     v.add_argument("names", nargs="*", help="tasks or groups (default: all)")
     v.add_argument("--include-path", action="append", default=[])
@@ -143,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate,
-                "report": cmd_report, "leaderboard": cmd_leaderboard,
+                "report": cmd_report, "show": cmd_show, "leaderboard": cmd_leaderboard,
                 "sweep": cmd_sweep}[args.command](args)
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
@@ -365,6 +372,28 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     print(render_text(suite, tables))
     for path in write_reports(suite, tables, args.output):
         print(f"wrote {path}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    import yaml
+
+    from .task_index import TaskIndex
+
+    index = TaskIndex(_registry(), args.include_path, overrides=_task_overrides(args.task_set))
+    found = index.tasks.get(args.name) or index.groups.get(args.name)
+    if found is None:
+        index.resolved(args.name)  # raises the "unknown task ... did you mean" error
+    assert found is not None
+    print(f"# {args.name}: {found.path} (from {found.source})")
+    if args.raw or args.name in index.groups:
+        text = found.path.read_text(encoding="utf-8")
+        print(text, end="" if text.endswith("\n") else "\n")
+        return 0
+    index.load(args.name)  # the resolved keys must form a valid task
+    raw = index.resolved(args.name)
+    first = {k: raw[k] for k in ("task", "description") if k in raw}
+    print(yaml.safe_dump({**first, **raw}, sort_keys=False, allow_unicode=True, width=110), end="")
     return 0
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -363,8 +364,10 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return out
 
 
-def resolve_includes(path: Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """The file's keys on top of everything it ``include:``s (recursively, relative paths)."""
+def resolve_includes(path: Path, _stack: tuple[Path, ...] = (),
+                     by_name: Callable[[str], Path | None] | None = None) -> dict[str, Any]:
+    """The file's keys on top of everything it ``include:``s (recursively): a path relative to the file,
+    or else the name of a known task (``include: digits-class``), looked up with ``by_name``."""
     path = path.resolve()
     if path in _stack:
         chain = " -> ".join(p.name for p in (*_stack, path))
@@ -379,10 +382,12 @@ def resolve_includes(path: Path, _stack: tuple[Path, ...] = ()) -> dict[str, Any
         raise ConfigError(str(path), "include", "must be a file name or a list of file names")
     merged: dict[str, Any] = {}
     for inc in includes:
-        target = (path.parent / inc)
+        target: Path | None = path.parent / inc
         if not target.exists():
-            raise ConfigError(str(path), "include", f"included file '{inc}' does not exist")
-        merged = deep_merge(merged, resolve_includes(target, (*_stack, path)))
+            target = by_name(inc) if by_name is not None else None
+        if target is None:
+            raise ConfigError(str(path), "include", f"included file '{inc}' does not exist (nor is it a task name)")
+        merged = deep_merge(merged, resolve_includes(target, (*_stack, path), by_name))
     return deep_merge(merged, raw)
 
 

@@ -122,13 +122,25 @@ class TaskIndex:
         if name not in self.tasks:
             raise UnknownNameError("task", name, self.all_names())
         tf = self.tasks[name]
-        raw = resolve_includes(tf.path)
-        if self.overrides:
-            raw = apply_overrides(raw, self.overrides, f"{tf.path} (with --set)")
+        raw = self.resolved(name)
         config = validate_task(raw, f"{tf.path} (with --set)" if self.overrides else str(tf.path))
         if config.task != name:  # an include cannot rename a task
             raise ConfigError(str(tf.path), "task", f"resolves to '{config.task}', expected '{name}'")
         return LoadedTask(config, tf.path, tf.source, content_hash(config))
+
+    def resolved(self, name: str) -> dict[str, Any]:
+        """The task's keys after ``include:`` (files or built-in task names) and ``--set``."""
+        if name not in self.tasks:
+            raise UnknownNameError("task", name, self.all_names())
+        tf = self.tasks[name]
+        raw = resolve_includes(tf.path, by_name=self._task_path)
+        if self.overrides:
+            raw = apply_overrides(raw, self.overrides, f"{tf.path} (with --set)")
+        return raw
+
+    def _task_path(self, name: str) -> Path | None:
+        tf = self.tasks.get(name)
+        return tf.path if tf is not None else None
 
     def load_group(self, name: str) -> GroupConfig:
         gf = self.groups[name]

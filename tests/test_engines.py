@@ -156,4 +156,4 @@ def test_asking_for_vllm_without_a_gpu_fails_before_any_training(tmp_path):
     proc = run_cli("run", "--tasks", "mlubench-mini", "--engine", "vllm", "--methods", "ga",
                    "--output", str(tmp_path))
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0
-    assert "mlubench_mini.yaml: engine vllm needs a CUDA GPU" in proc.stderr
+    assert "mlubench-mini.yaml: engine vllm needs a CUDA GPU" in proc.stderr
