@@ -80,6 +80,11 @@ class Registry:
         self.plugins: dict[str, PluginInfo] = {}
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS if kind != "tasks"}
         self.task_paths: list[Entry] = []
+        #: (kind, name) -> every entry registered under a name two or more plugins claim (disabled)
+        self._contested: dict[tuple[str, str], list[Entry]] = {}
+        #: (kind, name) -> why an entry was disabled by validation (checked where a class is resolved)
+        self._invalid: dict[tuple[str, str], tuple[Entry, str]] = {}
+        self._valid: set[tuple[str, str]] = set()
         if load_entry_points:
             self._load_entry_points()
         for name, plugin in extra_plugins:
@@ -133,14 +138,24 @@ class Registry:
                 added: list[Entry] = []
                 try:
                     impl.function(register=self._register_callback(kind, impl.plugin_name, added))
-                except DuplicateNameError:
-                    raise
                 except Exception as exc:
                     for entry in added:  # drop what this hook half-registered
                         self._remove(kind, entry)
                     self._fail(info, f"raised in mu_register_{kind}: {type(exc).__name__}: {exc}")
                     continue
                 info.registered.setdefault(kind, []).extend(e.name for e in added)
+                for entry in added:  # an object registered directly is checked now; a lazy one when imported
+                    if kind != "tasks" and not is_lazy_target(entry.target):
+                        self.validate(kind, entry.name)
+        for (kind, name), entries in self._contested.items():
+            who = " and ".join(f"plugin '{e.source}'{self._dist(e.source)}" for e in entries)
+            log.warning("%s '%s' is registered by both %s; it is disabled (a run that asks for it fails) and "
+                        "everything else works; keep one with MU_DISABLE_PLUGINS=%s", _SINGULAR[kind], name, who,
+                        entries[-1].source)
+
+    def _dist(self, plugin: str) -> str:
+        info = self.plugins.get(plugin)
+        return f" ({info.distribution} {info.version})" if info is not None and info.distribution else ""
 
     def _register_callback(self, kind: str, source: str, added: list[Entry]) -> Callable[..., None]:
         if kind == "tasks":
@@ -158,9 +173,13 @@ class Registry:
         def register(name: str, obj: Any, description: str = "") -> None:
             if not isinstance(name, str) or not name:
                 raise MuError(f"plugin '{source}' registered a {_SINGULAR[kind]} without a name")
-            if name in table:
-                raise DuplicateNameError(_SINGULAR[kind], name, table[name].source, source)
             entry = Entry(name, obj, source, kind, description)
+            if (kind, name) in self._contested:
+                self._contested[(kind, name)].append(entry)
+                return
+            if name in table:  # two plugins claim one name: neither gets it (warned once, after loading)
+                self._contested[(kind, name)] = [table.pop(name), entry]
+                return
             table[name] = entry
             added.append(entry)
         return register
@@ -178,16 +197,59 @@ class Registry:
         return sorted(self._entries[kind])
 
     def entry(self, kind: str, name: str, context: str | None = None) -> Entry:
+        prefix = f"{context}: " if context else ""
+        if (kind, name) in self._contested:
+            first, second = self._contested[(kind, name)][:2]
+            exc = DuplicateNameError(_SINGULAR[kind], name, first.source, second.source)
+            exc.args = (f"{prefix}{exc}",)
+            raise exc
+        if (kind, name) in self._invalid:
+            entry, reason = self._invalid[(kind, name)]
+            raise MuError(f"{prefix}{_SINGULAR[kind]} '{name}' of plugin '{entry.source}' is disabled: {reason}")
         try:
             return self._entries[kind][name]
         except KeyError:
             raise UnknownNameError(_SINGULAR[kind], name, self._entries[kind], context) from None
 
+    def validate(self, kind: str, name: str) -> str | None:
+        """Check a registered method or model class (the right base class, instantiable, task types) the
+        first time it is resolved; a bad one is disabled with one warning line naming its plugin and the
+        reason, and ``None`` is returned for a good one."""
+        if (kind, name) in self._valid:
+            return None
+        if (kind, name) in self._invalid:
+            return self._invalid[(kind, name)][1]
+        entry = self._entries[kind][name]
+        try:
+            reason = check_object(kind, entry.obj)
+        except MuError as exc:  # a lazy target that does not import
+            reason = str(exc)
+        if reason is None:
+            self._valid.add((kind, name))
+            return None
+        self._entries[kind].pop(name, None)
+        self._invalid[(kind, name)] = (entry, reason)
+        log.warning("plugin '%s'%s: %s '%s' is disabled: %s", entry.source, self._dist(entry.source),
+                    _SINGULAR[kind], name, reason)
+        return reason
+
+    def usable(self, kind: str, name: str) -> bool:
+        """Registered, not contested, and (for methods and models) a class that passes :meth:`validate`."""
+        if name not in self._entries.get(kind, {}):
+            return False
+        return kind not in ("methods", "models") or self.validate(kind, name) is None
+
+    def _resolved(self, kind: str, name: str, context: str | None) -> Any:
+        entry = self.entry(kind, name, context)
+        if self.validate(kind, name) is not None:
+            return self.entry(kind, name, context)  # raises, naming the reason
+        return entry.obj
+
     def method(self, name: str, context: str | None = None) -> type:
-        return self.entry("methods", name, context).obj
+        return self._resolved("methods", name, context)
 
     def model(self, name: str, context: str | None = None) -> type:
-        return self.entry("models", name, context).obj
+        return self._resolved("models", name, context)
 
     def metric(self, name: str, context: str | None = None) -> Callable[..., Any]:
         return self.entry("metrics", name, context).obj
@@ -200,6 +262,37 @@ class Registry:
 
     def router(self, name: str, context: str | None = None) -> type:
         return self.entry("routers", name, context).obj
+
+
+def check_object(kind: str, obj: Any) -> str | None:
+    """Why a registered method or model class cannot be used, or ``None``: it must subclass the right
+    base, be instantiable (no abstract method left, parameters with defaults) and declare task types."""
+    import inspect
+
+    if kind not in ("methods", "models"):
+        return None if callable(obj) else f"registered object {obj!r} is not callable"
+    if kind == "methods":
+        from .method import Method as base
+        types_attr = "supports"
+    else:
+        from .model import Model as base
+        types_attr = "task_types"
+    if not isinstance(obj, type) or not issubclass(obj, base):
+        return f"{obj!r} is not a subclass of mu_registry.{base.__name__}"
+    if inspect.isabstract(obj):
+        missing = ", ".join(sorted(getattr(obj, "__abstractmethods__", ())))
+        return f"{obj.__name__} cannot be instantiated: abstract method{'s' if ',' in missing else ''} {missing} " \
+               f"not implemented"
+    declared = getattr(obj, types_attr, None)
+    if declared is not None and (not declared or not all(isinstance(t, str) and t for t in declared)):
+        return f"{obj.__name__}.{types_attr} names no task type"
+    if kind == "methods":
+        try:
+            obj(obj.make_params({}))
+        except Exception as exc:  # noqa: BLE001 - whatever the constructor raises
+            return f"{obj.__name__} cannot be instantiated with its default parameters: " \
+                   f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+    return None
 
 
 _default: Registry | None = None

@@ -158,8 +158,8 @@ class Runner:
             model_name = self.config.model or loaded.config.model.name
             self.registry.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")
             methods = self.config.methods if self.config.methods is not None else loaded.config.default_methods
-            if methods == ["all"]:
-                methods = self.registry.names("methods")
+            if methods == ["all"]:  # every usable method (one a plugin broke is disabled with a warning)
+                methods = [m for m in self.registry.names("methods") if self.registry.usable("methods", m)]
             if not methods:
                 raise MuError(f"{loaded.path}: no methods to run: pass --methods or set default_methods")
             for m in methods:

@@ -83,12 +83,16 @@ def test_disable_list_by_distribution_name_silences_a_broken_plugin(broken_site)
     assert "neggrad" in res.stdout
 
 
-def test_two_plugins_registering_one_name_is_an_error_naming_both():
+def test_two_plugins_registering_one_name_disable_only_that_name_naming_both(caplog):
     def mine(register):
         register("neggrad", object)
+        register("mine/other", object)
 
+    reg = Registry(extra_plugins=[("mine", _plugin(mu_register_methods=mine))])
+    assert "neggrad" not in reg.names("methods") and "finetune" in reg.names("methods")
     with pytest.raises(DuplicateNameError, match="both plugin 'builtin_methods' and plugin 'mine'"):
-        Registry(extra_plugins=[("mine", _plugin(mu_register_methods=mine))])
+        reg.method("neggrad")
+    assert reg.method("finetune").__name__ == "Finetune"
 
 
 def test_unknown_names_get_did_you_mean():
