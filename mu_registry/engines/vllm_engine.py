@@ -293,8 +293,23 @@ class VLLMEngine(EvalEngine):
         self._next_lora_id += 1
         folder = self.workdir / f"lora-{lora_id}"
         module.save_pretrained(str(folder), selected_adapters=[name])
-        path = folder if name == "default" else folder / name
-        return LoRARequest(f"{name}-{lora_id}", lora_id, str(path.resolve()))
+        path = (folder if name == "default" else folder / name).resolve()
+        self._vllm_adapter_checks(name, path)
+        return LoRARequest(f"{name}-{lora_id}", lora_id, str(path))
+
+    def _vllm_adapter_checks(self, name: str, path: Path) -> None:
+        """vLLM's own checks of a saved adapter (``lora/peft_helper.py`` ``validate_legal``: rank, DoRA, bias,
+        initialisation, modules_to_save), run now rather than inside ``generate``."""
+        try:
+            from vllm.config.lora import LoRAConfig
+            from vllm.lora.peft_helper import PEFTHelper
+        except ImportError:  # the API stand-in of the tests
+            return
+        config = LoRAConfig(max_lora_rank=self.max_lora_rank, max_loras=self.llm_args["max_loras"])
+        try:
+            PEFTHelper.from_local_dir(str(path), max_position_embeddings=None).validate_legal(config)
+        except ValueError as exc:
+            raise MuError(f"vllm engine: adapter {name!r}: vLLM refuses it ({exc})") from None
 
     def _lora(self, adapter: str | None):
         if adapter is None or not is_peft(self.module):
