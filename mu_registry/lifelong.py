@@ -67,7 +67,7 @@ class LifelongRun:
     # ------------------------------------------------------------ setup
     def run(self) -> None:
         cfg, loaded, runner = self.cfg, self.loaded, self.runner
-        data = build_qa_task(loaded, runner.registry)
+        data = build_qa_task(loaded, runner.registry, limit=runner.config.limit)
         model_name = runner.config.model or cfg.model.name
         adapter = runner.registry.model(model_name)(**(cfg.model.args if not runner.config.model else {}))
         if not isinstance(adapter, GenerativeModel):
@@ -95,7 +95,7 @@ class LifelongRun:
         known = None
         if cfg.lifelong.select_known:
             known = self._best_known(adapter, spec, original.module, data, cfg.lifelong.select_known)
-            data = build_qa_task(loaded, runner.registry, units=known)
+            data = build_qa_task(loaded, runner.registry, units=known, limit=runner.config.limit)
         task_rec = self._task_record(data, model_name)
         if known is not None:
             task_rec["known_units"] = known
@@ -137,7 +137,8 @@ class LifelongRun:
                  "args": cfg.model.args if not runner.config.model else {}, "train": cfg.model.train.model_dump(),
                  "finetune": cfg.model.finetune.model_dump() if cfg.model.finetune else None,
                  "finetune_replay": cfg.model.finetune_replay,
-                 "data": data.train.fingerprint(), "phases": sorted(data.phases), "seed": seed, "kind": "original"}
+                 "data": data.train.fingerprint(), "phases": sorted(data.phases), "seed": seed, "kind": "original",
+                 "limit": runner.config.limit}
 
         def train():
             torch.manual_seed(seed)
@@ -182,6 +183,8 @@ class LifelongRun:
                               for a, r, q in zip(got["train"].answers, enc.answer_texts, enc.questions)])
         units = np.asarray(enc.units)
         scores = {u: float(correct[units == u].mean()) for u in dict.fromkeys(enc.units)}
+        # under --limit some entities have no training row left: ranked after every scored one
+        scores.update({u: -1.0 for u in data.all_units if u not in scores})
         return sorted(scores, key=lambda u: (-scores[u], u))[:top]
 
     # ------------------------------------------------------------ evaluation

@@ -8,7 +8,7 @@ touches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -36,6 +36,8 @@ class QATaskData:
     requests: list[QARequest]
     general: Split | None  # entities no request forgets or retains
     phases: dict[str, Split]  # phase name -> training rows of that phase (empty without a phase column)
+    #: every entity of the training data before ``limit`` shrank it, in order of appearance
+    all_units: list[str] = field(default_factory=list)
 
     def eval_sets(self) -> dict[str, Split]:
         """Every set evaluated after every request (the same sets each time, so a matrix forms)."""
@@ -59,9 +61,13 @@ def _rows_of(split: Split, column: str, units: set[str], name: str) -> Split:
     return split.take(np.flatnonzero(keep), name)
 
 
-def build_qa_task(loaded: LoadedTask, registry: Registry, *, units: list[str] | None = None) -> QATaskData:
+def build_qa_task(loaded: LoadedTask, registry: Registry, *, units: list[str] | None = None,
+                  limit: int | None = None) -> QATaskData:
     """The request stream; ``units`` restricts the entities that may be forgotten or retained (PULSE's
-    best-known entities), the others going to the general set."""
+    best-known entities), the others going to the general set. ``limit`` (``--limit``) keeps at most that
+    many rows of every split: the training rows (and each training phase), each request's forget,
+    retain and paraphrase sets, and the general set, so any task can be smoke-tested in seconds; the
+    requests themselves (which entities) are chosen from the whole data as without a limit."""
     cfg: TaskConfig = loaded.config
     life = cfg.lifelong
     assert life is not None and cfg.columns.unit is not None
@@ -158,7 +164,19 @@ def build_qa_task(loaded: LoadedTask, registry: Registry, *, units: list[str] | 
         values = np.asarray([str(v) for v in train.columns[life.phase_column]])
         for phase in ("pretrain", "finetune"):
             phases[phase] = train.take(np.flatnonzero(values == phase), phase)
-    return QATaskData(train=train, requests=out, general=general, phases=phases)
+    all_units = list(dict.fromkeys(_units(train, unit)))
+    if limit is not None:
+        out = [QARequest(r.index, r.name, _head(r.forget, limit), _head(r.retain, limit), r.forget_units,
+                         _head(r.paraphrase, limit) if r.paraphrase is not None else None) for r in out]
+        general = _head(general, limit) if general is not None else None
+        phases = {k: _head(v, limit) for k, v in phases.items()}
+        train = _head(train, limit)
+    return QATaskData(train=train, requests=out, general=general, phases=phases, all_units=all_units)
+
+
+def _head(split: Split, limit: int) -> Split:
+    """The first ``limit`` rows."""
+    return split if len(split) <= limit else split.take(np.arange(limit), split.name)
 
 
 def _by_variant(split: Split, column: str, seen: list[int], source: str) -> tuple[Split, Split]:

@@ -150,3 +150,23 @@ def test_a_local_csv_tabular_task_validates_and_runs_with_the_mlp(mu, tmp_path):
     # a learnable rule (3 classes, the largest holds about half the rows): the MLP learns it
     assert seed["original"]["requests"][0]["metrics"]["accuracy"]["test"] > 0.75
     assert seed["methods"]["finetune"]["status"] == "done"
+
+
+@pytest.mark.parametrize("task", ["mlubench-mini", "pulse-mini-finetuned"])
+def test_limit_shrinks_every_split_of_a_generative_task(task):
+    from mu_registry.qa_task import build_qa_task
+    from mu_registry.registry import Registry
+    from mu_registry.task_index import TaskIndex
+
+    registry = Registry()
+    index = TaskIndex(registry)
+    loaded = index.load(task)
+    full, small = build_qa_task(loaded, registry), build_qa_task(loaded, registry, limit=7)
+    assert len(full.train) > 7 and len(small.train) == 7
+    sets = small.eval_sets()
+    assert sets and all(0 < len(split) <= 7 for split in sets.values()), {k: len(v) for k, v in sets.items()}
+    assert any(len(full.eval_sets()[k]) > 7 for k in sets)
+    assert all(len(p) <= 7 for p in small.phases.values())
+    # the same requests (entities) as without the limit, only fewer rows each
+    assert [r.forget_units for r in small.requests] == [r.forget_units for r in full.requests]
+    assert small.all_units == full.all_units
