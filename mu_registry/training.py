@@ -131,13 +131,22 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
                 desc: str = "train") -> nn.Module:
     """The supervised loop every reference model is trained with: ``train.epochs`` passes over
     ``batches(generator)``, the configured optimiser on the trainable weights, linear warm-up then
-    cosine decay, one progress bar."""
+    cosine decay, one progress bar.
+
+    A batch whose loss touches no trainable weight (text-only rows while only a vision tower and
+    projector train, the language model frozen) has a zero gradient for every trainable weight: it is
+    passed over as PyTorch would pass over weights without a gradient (no optimiser update; the
+    schedule still advances, so it does not depend on how batches mix). Every batch being such a batch
+    is an error: nothing would be trained."""
+    import warnings
+
     module.to(device).train()
     gen = torch.Generator().manual_seed(seed)
     params = [p for p in module.parameters() if p.requires_grad]
     opt = make_optimizer(params, train.optimizer, train.lr, weight_decay=train.weight_decay, momentum=train.momentum)
     total = max(1, steps_per_epoch * train.epochs)
     sched = lr_schedule(opt, total, train.warmup_ratio)
+    stepped = skipped = 0
     with progress(total=total, desc=desc, unit="step") as bar, divergence_guard() as guard:
         for _ in range(train.epochs):
             guard.new_epoch()
@@ -145,10 +154,19 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
                 value = loss(batch)
                 guard.check_loss(value)
                 opt.zero_grad(set_to_none=True)
-                value.backward()
-                opt.step()
-                sched.step()
+                if value.requires_grad:
+                    value.backward()
+                    opt.step()
+                    stepped += 1
+                else:
+                    skipped += 1
+                with warnings.catch_warnings():  # "lr_scheduler.step() before optimizer.step()" on a skip
+                    warnings.simplefilter("ignore", UserWarning)
+                    sched.step()
                 bar.update(1)
+    if skipped and not stepped:
+        raise ValueError(f"{desc}: no batch's loss depends on a trainable weight ({skipped} batches): "
+                         f"nothing was trained")
     module.eval()
     return module
 

@@ -273,3 +273,30 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_the_run_resumes(m
     code, _, err = mu("run", "--resume", str(run_dir))
     assert code == 0, err
     assert len(_methods(run_dir)["finetune"]["requests"]) == 2
+
+
+def test_a_batch_whose_loss_touches_no_trainable_weight_is_passed_over_not_a_crash():
+    """pulse-smol-pretrained's root cause: with the language model frozen only the vision tower and
+    projector train, and a batch of text-only rows has a loss with no gradient path to them."""
+    from mu_registry.task_config import TrainConfig
+    from mu_registry.training import train_steps
+
+    torch.manual_seed(0)
+    frozen, vision = torch.nn.Linear(3, 1), torch.nn.Linear(3, 3)
+    frozen.requires_grad_(False)
+    module = torch.nn.ModuleDict({"lm": frozen, "vision": vision})
+    before = vision.weight.detach().clone()
+    x = torch.randn(4, 3)
+
+    def loss(batch):  # "image" batches go through the trainable tower, text-only ones do not
+        h = vision(x) if batch == "image" else x
+        return frozen(h).pow(2).mean()
+
+    cfg = TrainConfig(epochs=2, batch_size=4, lr=0.1, optimizer="sgd")
+    train_steps(module, cfg, seed=0, device=torch.device("cpu"), steps_per_epoch=3,
+                batches=lambda g: iter(["text", "image", "text"]), loss=loss)
+    assert not torch.equal(vision.weight, before)  # the image batches trained it
+
+    with pytest.raises(ValueError, match=r"no batch's loss depends on a trainable weight \(4 batches\)"):
+        train_steps(module, cfg, seed=0, device=torch.device("cpu"), steps_per_epoch=2,
+                    batches=lambda g: iter(["text", "text"]), loss=loss)
