@@ -76,10 +76,13 @@ class LifelongRun:
                         label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
                         form_column=cfg.columns.form, options_column=cfg.columns.options)
         if (runner.config.engine or cfg.generation.engine) == "vllm":  # fail before any training
-            from .engines import vllm_available
+            from .engines import vllm_problem
 
-            if not vllm_available():
+            problem = vllm_problem()
+            if problem == "needs a CUDA GPU":
                 raise MuError(f"{loaded.path}: engine vllm needs a CUDA GPU and `pip install 'mu-registry[vllm]'`")
+            if problem is not None:
+                raise MuError(f"{loaded.path}: engine vllm: {problem}")
         if cfg.general_benchmarks is not None:  # fail before any training if lm-eval cannot take this model
             from . import general_benchmarks
 
