@@ -83,6 +83,13 @@ class LifelongRun:
                 raise MuError(f"{loaded.path}: engine vllm needs a CUDA GPU and `pip install 'mu-registry[vllm]'`")
             if problem is not None:
                 raise MuError(f"{loaded.path}: engine vllm: {problem}")
+        if cfg.lmms_benchmarks is not None:  # fail before any training without lmms-eval
+            from .lmms_benchmarks import require_lmms
+
+            try:
+                require_lmms()
+            except MuError as exc:
+                raise MuError(f"{loaded.path}: {exc}") from None
         if cfg.general_benchmarks is not None:  # fail before any training if lm-eval cannot take this model
             from . import general_benchmarks
 
@@ -219,6 +226,7 @@ class LifelongRun:
         mean primary score into the summary as ``general_benchmark``. A routing method (LUMoE) is measured
         with every adapter off: what it answers for a query its router sends to no expert (how often the
         router wrongly picks an expert is what the ``general`` set measures)."""
+        self._lmms_benchmark(adapter, model, method, record)
         bench = self.cfg.general_benchmarks
         if bench is None:
             return
@@ -243,6 +251,36 @@ class LifelongRun:
                    for m in results.values() if m]
         if primary:
             record.setdefault("summary", {})["general_benchmark"] = float(np.mean(primary))
+
+    def _lmms_benchmark(self, adapter: GenerativeModel, model: torch.nn.Module, method: LLMMethod | None,
+                        record: dict[str, Any]) -> None:
+        """lmms-eval's benchmarks (MMBench) on ``model`` into ``record["lmms_benchmarks"]``; their mean
+        score as ``summary.lmms_general`` and MMBench's as ``summary.mmbench``. A routing method (LUMoE) is
+        measured with every adapter off, as for lm-eval's benchmarks."""
+        bench = self.cfg.lmms_benchmarks
+        if bench is None:
+            return
+        import numpy as np
+
+        from . import lmms_benchmarks
+
+        t0 = time.perf_counter()
+        routed = method is not None and type(method).route is not LLMMethod.route
+        engine = self._engine(adapter, model)
+        engine.sync(model)
+        results = lmms_benchmarks.run(engine, adapter, model, bench.tasks, limit=bench.limit,
+                                      include_paths=[self.loaded.path.parent / p for p in bench.include_path],
+                                      max_new_tokens=bench.max_new_tokens, seed=self.seed,
+                                      route=None if routed else "active")
+        record["lmms_benchmarks"] = results
+        record["lmms_benchmark_time_s"] = time.perf_counter() - t0
+        scores = {t: lmms_benchmarks.primary(m) for t, m in results.items()}
+        summary = record.setdefault("summary", {})
+        if any(v is not None for v in scores.values()):
+            summary["lmms_general"] = float(np.mean([v for v in scores.values() if v is not None]))
+        mmbench = [v for t, v in scores.items() if v is not None and "mmbench" in t]
+        if mmbench:
+            summary["mmbench"] = float(np.mean(mmbench))
 
     def _write_answers(self, sets, answers, who: str, index: int) -> None:
         import json

@@ -266,6 +266,19 @@ class SelectBestConfig(_Strict):
         return v
 
 
+class LmmsBenchmarksConfig(_Strict):
+    """lmms-eval benchmarks of multimodal general capability (PULSE: MMBench), on the model in memory
+    after every request (``pip install 'mu-registry[lmms]'``; see mu_registry.lmms_benchmarks)."""
+
+    #: lmms-eval task names (``mmbench_en_dev_static``: MMBench with its rule-based option extraction)
+    tasks: list[str] = Field(min_length=1)
+    #: extra folders of lmms-eval task YAML (relative to this file)
+    include_path: list[str] = Field(default_factory=list)
+    limit: int | float | None = None
+    #: cap on generated tokens per answer (MMBench asks for a letter)
+    max_new_tokens: int = Field(default=16, ge=1)
+
+
 class TaskConfig(_Strict):
     task: str
     description: str = ""
@@ -306,6 +319,8 @@ class TaskConfig(_Strict):
     generation: GenerationConfig = Field(default_factory=GenerationConfig)
     #: generative tasks: general-capability benchmarks through lm-eval, after every request
     general_benchmarks: GeneralBenchmarksConfig | None = None
+    #: generative multimodal tasks: general-capability benchmarks through lmms-eval (MMBench), after every request
+    lmms_benchmarks: LmmsBenchmarksConfig | None = None
 
     @model_validator(mode="after")
     def _generation_keys(self) -> TaskConfig:
