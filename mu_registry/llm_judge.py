@@ -207,7 +207,7 @@ class OpenAICompatibleJudge:
             raise MuError(f"judge openai_compatible ({model}): no endpoint configured: set ${api_key_env} for "
                           "OpenAI, or generation.judge_args.base_url (or $OPENAI_BASE_URL) for another "
                           "OpenAI-compatible server; or grade offline with the rule judge: "
-                          "--set generation.judge=rule")
+                          "--set generation.judge=rule --set 'generation.judge_args={}'")
         self.base_url = self.base_url or DEFAULT_BASE_URL
         self._client: Any = None
         self._cache: GradeCache | None = None

@@ -202,6 +202,12 @@ def test_mlubench_names_the_llm_judge_and_says_in_one_line_how_to_use_the_rule_j
     proc = run_cli("run", "--tasks", "mlubench", "--methods", "ga", "--output", str(tmp_path), env=env)
     assert proc.returncode == 2 and proc.stderr.strip().count("\n") == 0, proc.stderr
     assert "no endpoint configured" in proc.stderr and "--set generation.judge=rule" in proc.stderr
+    # what the line says to do gets past the judge (to the next missing piece here: the release's data)
+    hint = proc.stderr.split("rule judge: ")[1].strip()
+    assert hint == "--set generation.judge=rule --set 'generation.judge_args={}'"
+    proc = run_cli("run", "--tasks", "mlubench", "--methods", "ga", "--output", str(tmp_path),
+                   "--set", "generation.judge=rule", "--set", "generation.judge_args={}", env=env)
+    assert proc.returncode == 2 and "judge" not in proc.stderr and "MLUBench release folder" in proc.stderr
 
 
 TINY = """
