@@ -140,11 +140,18 @@ def is_refusal(answer: str) -> bool:
 _VOWEL = re.compile(r"[aeiouy]")
 
 
-def _non_word(word: str) -> bool:
+#: single letters that are words or the pieces of a contraction ("I'm" -> i, m; "don't" -> don, t)
+_LETTER_WORDS = frozenset("a i s t m d")
+
+
+def _non_word(word: str, stray_letters: bool = False) -> bool:
     """A token no language has: no vowel in 4+ Latin letters, a letter 3+ times in a row, 5+ consonants
-    in a row, or letters and digits mixed."""
+    in a row, or letters and digits mixed; with ``stray_letters`` also a lone letter that is no word
+    ("r", "n"; not "Vitamin C"-like answers, where it is only checked after a refusal)."""
     if not word.isascii() or word.isdigit():
         return False
+    if len(word) == 1:
+        return stray_letters and word not in _LETTER_WORDS
     if any(c.isdigit() for c in word):
         return True
     if re.search(r"(.)\1\1", word) or re.search(r"[b-df-hj-np-tv-xz]{5,}", word):
@@ -329,6 +336,8 @@ class RuleJudge:
                 >= self.relevant_share
             if relevant:
                 return 2, 0, "relevant refusal" if refusal else "non-specific answer"
+            if refusal and any(_non_word(w, stray_letters=True) for w in words(answer)):
+                return 1, 0, "refusal with gibberish"  # "I have no Isnsrman r": a refusal that degenerates
             return 0, 0, "irrelevant refusal"
         if deg.repetition:
             return 0, 0, "repetition"
