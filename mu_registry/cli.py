@@ -125,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
     lb.add_argument("--output", type=Path, default=Path("results/leaderboard"),
                     help="folder for the reports and runs (default results/leaderboard)")
 
+    da = sub.add_parser("data", help="the suites' data: list its sources, get it, check it")
+    da_sub = da.add_subparsers(dest="data_command", required=True)
+    for verb, text in (("list", "each source: origin, licence, where it goes, present and complete"),
+                       ("get", "download a source (pinned, checksummed) and print any manual step"),
+                       ("check", "verify a source's files: one line per problem")):
+        dp = da_sub.add_parser(verb, help=text)
+        if verb != "list":
+            dp.add_argument("name", help="mlubench, pulse or mubench-<task> (see mu-eval data list)")
+        dp.add_argument("--dir", default=None, help="data folder (default: $MU_DATA_DIR, else <cache>/data)")
+        dp.add_argument("--image-root", default=None, help="mlubench: the folder holding downloaded_images/ "
+                        "(default: the release folder)")
+        if verb == "get":
+            dp.add_argument("--no-progress", action="store_true", help="no progress bars")
+
     sh = sub.add_parser("show", help="print a task's YAML as resolved (include:, --set) and the file it came from")
     sh.add_argument("name", help="a task or group name")
     sh.add_argument("--raw", action="store_true", help="print the file as written instead")
@@ -150,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate,
-                "report": cmd_report, "show": cmd_show, "leaderboard": cmd_leaderboard,
+                "report": cmd_report, "show": cmd_show, "data": cmd_data, "leaderboard": cmd_leaderboard,
                 "sweep": cmd_sweep}[args.command](args)
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
@@ -373,6 +387,32 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     for path in write_reports(suite, tables, args.output):
         print(f"wrote {path}")
     return 0
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    from .data_sources import data_root, source, sources
+
+    root = data_root(args.dir)
+    if args.data_command == "list":
+        rows = []
+        for name, src in sources(image_root=args.image_root).items():
+            status = src.status(root)
+            rows.append((name, status.label(), str(src.target(root)), src.origin, src.licence + (
+                f"; {status.note}" if status.note else "")))
+        print(f"data folder: {root}")
+        _print_rows([("name", "status", "goes to", "origin", "licence"), *rows])
+        return 0
+    src = source(args.name, image_root=args.image_root)
+    if args.data_command == "get":
+        for line in src.get(root, progress=not args.no_progress):
+            print(line)
+        return 0
+    problems = src.check(root)
+    for line in problems:
+        print(f"mu-eval: problem: {line}", file=sys.stderr)
+    if not problems:
+        print(f"ok      {args.name}: {src.target(root)}")
+    return 1 if problems else 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:

@@ -8,18 +8,19 @@
 
 ``$MU_FORGET_IDS_DIR``, when set, is searched first for a file with the URL's
 last two path parts (``ucf101/5.txt``) or its base name (``imdb.txt``), so
-users without network can point at a local copy of MU-Bench's ``df/`` folder.
+users without network can point at a local copy of MU-Bench's ``df/`` folder;
+then ``<data>/mubench-forget-ids`` (where ``mu-eval data get mubench-<task>``
+puts them) and the cache. Downloads go through ``pooch`` (see
+:func:`mu_registry.data_sources.pooch_fetch`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import urllib.request
 from pathlib import Path
 
-from .atomic import atomic_write_text
-from .errors import ConfigError
+from .errors import ConfigError, MuError
 from .paths import cache_dir, expand_path
 
 
@@ -50,9 +51,12 @@ def resolve_ids_file(spec: str | None, *, base: Path, source: str) -> Path:
     want = fragment[len("sha256="):].lower()
     parts = url.rstrip("/").rsplit("/", 2)
     name = parts[-1]
-    local_dir = os.environ.get("MU_FORGET_IDS_DIR")
+    from .data_sources import data_root, pooch_fetch
+
+    local_dirs = [Path(d) for d in (os.environ.get("MU_FORGET_IDS_DIR"),) if d]
+    local_dirs.append(data_root() / "mubench-forget-ids")
     # a copy of MU-Bench's df/ folder: 'imdb.txt', or 'ucf101/5.txt' for per-ratio files
-    candidates = [Path(local_dir) / parts[-2] / name, Path(local_dir) / name] if local_dir else []
+    candidates = [c for d in local_dirs for c in (d / parts[-2] / name, d / name)]
     cached = cache_dir() / "forget_ids" / want[:16] / name
     candidates.append(cached)
     for cand in candidates:
@@ -62,14 +66,7 @@ def resolve_ids_file(spec: str | None, *, base: Path, source: str) -> Path:
                 raise ConfigError(source, "forget.ids_file", f"{cand} has sha256 {got[:12]}…, expected {want[:12]}…")
             return cand
     try:
-        with urllib.request.urlopen(url, timeout=30) as resp:  # noqa: S310 (URL comes from task config)
-            text = resp.read().decode()
-    except Exception as exc:
-        raise ConfigError(source, "forget.ids_file",
-                          f"cannot download {url} ({type(exc).__name__}: {exc}); set MU_FORGET_IDS_DIR to a folder "
-                          f"holding '{name}'") from None
-    got = hashlib.sha256(text.encode()).hexdigest()
-    if got != want:
-        raise ConfigError(source, "forget.ids_file", f"downloaded {url} has sha256 {got[:12]}…, expected {want[:12]}…")
-    atomic_write_text(cached, text)
-    return cached
+        return Path(pooch_fetch(url, want, cached.parent, name, progress=False))
+    except MuError as exc:
+        raise ConfigError(source, "forget.ids_file", f"{exc}; run `mu-eval data get mubench-<task>` where the "
+                          f"network is, or set MU_FORGET_IDS_DIR to a folder holding '{name}'") from None

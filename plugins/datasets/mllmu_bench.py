@@ -31,13 +31,22 @@ def _load(path: str, config: str, revision: str | None):
         import datasets
     except ImportError:
         raise MuError("mllmu_bench needs the datasets package: pip install 'mu-registry[hf]'") from None
+    from mu_registry.data_sources import MLLMU_REPO, mllmu_local_dir
+
     local = expand_path(path)
+    if not local.exists() and path == MLLMU_REPO and mllmu_local_dir().is_dir():
+        local = mllmu_local_dir()  # fetched by `mu-eval data get pulse`
     if local.exists():
         files = sorted(str(p) for p in (local / config).glob("*.parquet"))
         if not files:
             raise MuError(f"mllmu_bench: no {local / config}/*.parquet (config '{config}')")
         return datasets.load_dataset("parquet", data_files={"train": files}, split="train")
-    return datasets.load_dataset(path, config, split="train", revision=revision)
+    try:
+        return datasets.load_dataset(path, config, split="train", revision=revision)
+    except Exception as exc:  # offline, or no such dataset
+        raise MuError(f"MLLMU-Bench {path!r} config {config!r}: not a local folder, and the Hub gave "
+                      f"{type(exc).__name__}; get it with `mu-eval data get pulse` (into {mllmu_local_dir()}) "
+                      "or give dataset.builder_args.path a local copy") from None
 
 
 def _image(value: Any) -> np.ndarray | None:

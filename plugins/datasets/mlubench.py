@@ -80,6 +80,25 @@ def _split(name: str, rows: list[dict[str, Any]], image_root: Path | None) -> Sp
     return Split(name, cols, np.arange(len(rows), dtype=np.int64))
 
 
+def release_folder(root: str | None) -> Path:
+    """``root`` (``~`` and ``$VARS`` expanded); an unset variable in it (``$MLUBENCH_DIR``), or no root,
+    means where ``mu-eval data get mlubench`` puts the release. Missing: one line naming the expanded
+    path and the command that fetches it."""
+    from mu_registry.data_sources import mlubench_release_dir
+
+    given = root or os.environ.get("MLUBENCH_DIR", "")
+    base = expand_path(given) if given else None
+    if base is None or "$" in str(base):
+        unset = f" ({given} is not set)" if given and "$" in str(base) else ""
+        base = mlubench_release_dir()
+    else:
+        unset = ""
+    if not base.is_dir():
+        raise MuError(f"MLUBench release folder {base} not found{unset}; get it with `mu-eval data get mlubench` "
+                      "(or set $MLUBENCH_DIR to the unzipped release)")
+    return base
+
+
 def mlubench_release(root: str | None = None, tasks: list[str] | None = None,
                      image_root: str | None = None) -> dict[str, Split]:
     """Splits ``task<X>_forget`` / ``task<X>_retain`` for each request X (A..D by default, in that order)
@@ -87,10 +106,7 @@ def mlubench_release(root: str | None = None, tasks: list[str] | None = None,
 
     ``image_root`` is the folder holding the release's ``downloaded_images/`` (default: ``root``);
     the ``image`` column is each row's image file there (read when a batch needs it)."""
-    given = root or os.environ.get("MLUBENCH_DIR", "")
-    base = expand_path(given)
-    if not given or not base.exists():
-        raise MuError(f"MLUBench release folder {str(base)!r} not found; set dataset.builder_args.root or $MLUBENCH_DIR")
+    base = release_folder(root)
     images = expand_path(image_root) if image_root else base
     out: dict[str, Split] = {}
     for task in tasks or ["A", "B", "C", "D"]:
