@@ -176,7 +176,9 @@ def test_engine_arguments_pass_vllms_configs(tiny, engine):
     assert args["dtype"] == "float32" and args["max_model_len"] == 2048 and args["max_lora_rank"] == 64
     model_config = EngineArgs(model=str(folder), **args).create_model_config()
     assert model_config.dtype == torch.float32 and model_config.max_model_len == 2048
-    # finding 4: the old defaults, as vLLM takes them
+    # finding 4: the old defaults, as vLLM takes them ("auto" downcasts a float32 model, config/model.py
+    # _resolve_auto_dtype; the model is float32 here)
+    assert ModelConfig(model=str(folder), dtype="auto").dtype in (torch.bfloat16, torch.float16)
     with pytest.raises(ValidationError, match="max_model_len"):
         ModelConfig(model=str(folder), max_model_len=4096)
     with pytest.raises(ValidationError):
