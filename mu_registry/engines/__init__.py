@@ -48,7 +48,10 @@ def vllm_install_problem() -> str | None:
         importlib.import_module("vllm.lora.request").LoRARequest  # noqa: B018
     except Exception as exc:  # noqa: BLE001 - an unusable install is the same as none
         return f"vllm does not import ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
-    version = metadata.version("vllm")
+    try:
+        version = metadata.version("vllm")
+    except metadata.PackageNotFoundError:
+        return "vllm imports but is not an installed distribution (no version to check)"
     if not SpecifierSet(VLLM_RELEASES).contains(version, prereleases=True):
         return f"vllm {version} is installed, the engine was checked against vllm{VLLM_RELEASES}"
     for line in metadata.requires("vllm") or []:
