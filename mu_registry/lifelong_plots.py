@@ -62,7 +62,8 @@ def plot_generation_task(name: str, task: dict[str, Any], out_dir: Path) -> list
                     marker="o", label=method)
         ax.set_title(f"accuracy: {title}")
         ax.set_xlabel("after request")
-        ax.set_xticks(xs, [names[i] if i < len(names) else str(i) for i in range(n)])
+        # integer ticks, one per request: its name (MLUBench's A-D) or its number, counted from 1 as xs are
+        ax.set_xticks(xs, [names[i] if i < len(names) else str(x) for i, x in enumerate(xs)])
         ax.set_ylim(0, 1.02)
     axes[0].legend(fontsize=7)
     written.append(finish(fig, f"{name}: accuracy after each request", out_dir / f"{_safe(name)}-requests.png"))

@@ -115,6 +115,7 @@ def plot_task(name: str, task: dict[str, Any], out_dir: Path) -> list[Path]:
                 ax.plot(range(1, n_requests + 1), points, style, marker="o", label=m)
             ax.set_title(f"{set_name} accuracy")
             ax.set_xlabel("after request")
+            ax.set_xticks(range(1, n_requests + 1))  # requests are counted: integer ticks only
             ax.set_ylim(0, 1.02)
         axes[0].legend(fontsize=7)
         written.append(finish(fig, f"{name}: accuracy after each request", out_dir / f"{_safe(name)}-requests.png"))
