@@ -264,7 +264,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise MuError("--retry-failed: only with --resume RUN_DIR")
     registry = _registry()
     if args.resume is not None:
-        _refuse_changes_on_resume(args)
+        _refuse_changes_on_resume(args, ignore={"device"} if launched_on is not None else set())
         runner = Runner.resume(args.resume, registry, retry_failed=args.retry_failed)
         log.info("resuming run %s", args.resume)
     else:
@@ -293,14 +293,14 @@ _RESUME_FLAGS = {"tasks": ("--tasks", "tasks"), "methods": ("--methods", "method
                  "engine": ("--engine", "engine"), "no_cache": ("--no-cache", "use_cache")}
 
 
-def _refuse_changes_on_resume(args: argparse.Namespace) -> None:
+def _refuse_changes_on_resume(args: argparse.Namespace, ignore: frozenset[str] | set[str] = frozenset()) -> None:
     """A flag given with --resume that differs from the run's recorded configuration is an error, not
     silently ignored (the run continues with what it started with)."""
     import json
     from dataclasses import asdict
 
     defaults = build_parser().parse_args(["run"])
-    given = [dest for dest in _RESUME_FLAGS if getattr(args, dest) != getattr(defaults, dest)]
+    given = [dest for dest in _RESUME_FLAGS if dest not in ignore and getattr(args, dest) != getattr(defaults, dest)]
     if not given:
         return
     try:

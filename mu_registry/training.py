@@ -34,8 +34,8 @@ def all_finite(tensors: Sequence[torch.Tensor]) -> bool:
     if not tensors:
         return True
     norms = torch._foreach_norm(tensors, float("inf"))
-    return bool(torch.isfinite(torch.stack([n.float().cpu() if n.device.type != "cpu" else n.float()
-                                            for n in norms])).all())
+    device = norms[0].device
+    return bool(torch.isfinite(torch.stack([n.float().to(device) for n in norms])).all().item())
 
 
 class DivergenceGuard:

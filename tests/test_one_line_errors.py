@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -95,6 +96,14 @@ def test_an_unwritable_output_or_cache_is_one_line_before_any_training(mu, tasks
     code, _, err = mu("run", "--tasks", "tiny1", "--include-path", str(tasks), "--output", str(tmp_path / "o"),
                       "--no-cache")
     assert code == 0, err
+
+    if os.geteuid() != 0:  # a read-only folder (root writes anyway: the cases above inject the error instead)
+        read_only_dir = tmp_path / "ro-cache"
+        read_only_dir.mkdir()
+        read_only_dir.chmod(0o555)
+        monkeypatch.setenv("MU_CACHE_DIR", str(read_only_dir))
+        _one_line(mu("run", "--tasks", "tiny1", "--include-path", str(tasks), "--output", str(tmp_path / "o2")),
+                  f"MU_CACHE_DIR {read_only_dir}: not writable (Permission denied)")
 
 
 def test_validation_lists_every_problem_of_a_task_file(mu, tmp_path):
