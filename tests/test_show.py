@@ -61,3 +61,10 @@ def test_builtin_task_and_group_files_are_named_after_their_tasks():
     misnamed = [f"{tf.path} defines '{name}'" for name, tf in {**index.tasks, **index.groups}.items()
                 if tf.source == "builtin_tasks" and tf.path.stem != name]
     assert misnamed == []
+
+
+def test_every_builtin_task_has_a_one_line_description():
+    index = TaskIndex(Registry())
+    missing = [name for name, tf in index.tasks.items()
+               if tf.source == "builtin_tasks" and not index.load(name).config.description.strip()]
+    assert missing == []
