@@ -24,6 +24,28 @@ from .qa import EncodedQA, QABatch, qa_batches
 from .task_config import TrainConfig
 
 
+#: module-name parts that are not the language model (LLaVA's vision tower and projector)
+NOT_LANGUAGE_MODEL = ("vision_tower", "vision_model", "multi_modal_projector", "mm_projector", "vision_resampler")
+
+
+def letter_prompt(question: str, options: list[str]) -> str:
+    """MLLMU-Bench's multiple-choice prompt (``franciscoliu/MLLMU-Bench`` @ 0e3098e5ea7e4878ce4f19cdf873de1410b4d427,
+    ``eval.py``: ``formulate_prompt_with_options`` and ``evaluate_classification``): the question, one
+    ``"A: option"`` line per option, and the instruction to answer with one letter."""
+    lines = "\n".join(f"{chr(65 + k)}: {o}" for k, o in enumerate(options))
+    return f"{question}\n{lines}\nJust give ONE letter representing the answer directly."
+
+
+def parse_letter(answer: str, n_options: int) -> int | None:
+    """The option a generated answer picks, as MLLMU-Bench ``eval.py`` reads it: the first character of the
+    stripped answer, upper-cased, if it is one of the option letters; else ``None`` (scored wrong)."""
+    text = answer.strip()
+    if not text:
+        return None
+    k = ord(text[0].upper()) - 65
+    return k if 0 <= k < n_options else None
+
+
 def require_peft():
     try:
         import peft
@@ -82,7 +104,9 @@ class GenerativeModel(Model):
         opt_col = getattr(spec, "options_column", None)
         options = [[str(o) for o in row] for row in cols[opt_col]] if opt_col else None
         if options is not None:
-            questions = [f"{q}\n" + "\n".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(opts))
+            letter = getattr(spec, "choice_scoring", "letter") == "letter"
+            questions = [letter_prompt(q, opts) if letter else
+                         f"{q}\n" + "\n".join(f"{chr(65 + k)}. {o}" for k, o in enumerate(opts))
                          for q, opts in zip(questions, options)]
         return EncodedQA(split.name, [self.tokenize_prompt(q, img is not None) for q, img in zip(questions, images)],
                          [self.tokenize_answer(a) for a in answers], answers, questions, images, units, forms,
@@ -125,13 +149,31 @@ class GenerativeModel(Model):
                                                           device=device),
                            loss=lambda b: answer_nll(self.forward(module, b), b.labels), desc=desc)
 
+    def linear_targets(self, module: nn.Module) -> list[str]:
+        """Every ``nn.Linear`` of the language model by its full name: MLUBench's ``find_all_linear_names``
+        (``LLaVA_unlearning_main.zip:llava/train/train.py``, lihe-maxsize/Lifelong_Unlearning_main @ cf6579c8)
+        leaves out the projector, the vision tower and ``lm_head``; so does this."""
+        names = []
+        for name, m in module.named_modules():
+            if not isinstance(m, nn.Linear) or any(k in name for k in NOT_LANGUAGE_MODEL):
+                continue
+            if name.split(".")[-1] == "lm_head" or "lora_" in name:
+                continue
+            names.append(name.removeprefix("base_model.model.").removesuffix(".base_layer"))
+        names = list(dict.fromkeys(names))
+        if not names:
+            raise MuError(f"model {type(self).__name__}: no linear layer of the language model found for LoRA")
+        return names
+
     def add_lora(self, module: nn.Module, name: str = "default", *, r: int = 32, alpha: int = 32,
-                 dropout: float = 0.3) -> nn.Module:
-        """A LoRA adapter ``name`` on the language model's attention projections (peft); the first call
-        wraps ``module`` in a ``PeftModel``, later calls add further adapters to it. The new adapter is
-        made active; the base weights stay frozen."""
+                 dropout: float = 0.3, targets: str | list[str] | None = None) -> nn.Module:
+        """A LoRA adapter ``name`` (peft) on ``targets`` (default: the model's ``lora_targets``, the
+        attention projections; ``linear_targets(module)`` for every linear layer of the language model);
+        the first call wraps ``module`` in a ``PeftModel``, later calls add further adapters to it. The new
+        adapter is made active; the base weights stay frozen."""
         peft = require_peft()
-        config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout, target_modules=self.lora_targets)
+        config = peft.LoraConfig(r=r, lora_alpha=alpha, lora_dropout=dropout,
+                                 target_modules=self.lora_targets if targets is None else targets)
         if isinstance(module, peft.PeftModel):
             module.add_adapter(name, config)
             module.set_adapter(name)

@@ -30,7 +30,7 @@ from .progress import progress
 from .qa import EncodedQA
 from .engines import EvalEngine, make_engine
 from .judge import contains_reference, describe_judge
-from .qa_eval import answer_sets, grade_sets
+from .qa_eval import answer_sets, choice_correct, grade_sets
 from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
 from .runner import guarded_unlearn, read_checkpoint
@@ -42,10 +42,12 @@ log = logging.getLogger("mu_registry")
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """What a checkpoint must hold: the adapters of a peft model, else every weight."""
+    """What a checkpoint must hold: the adapters of a peft model and any other weight that trains (a
+    projector), else every weight (after a merged request)."""
     state = model.state_dict()
     if is_peft(model):
-        return {k: v.detach().cpu().clone() for k, v in state.items() if "lora_" in k}
+        training = {name for name, param in model.named_parameters() if param.requires_grad}
+        return {k: v.detach().cpu().clone() for k, v in state.items() if "lora_" in k or k in training}
     return {k: v.detach().cpu().clone() for k, v in state.items()}
 
 
@@ -74,7 +76,8 @@ class LifelongRun:
             raise MuError(f"{loaded.path}: model '{model_name}' is not a generative model (task_type: generation)")
         spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=0, input_columns=cfg.columns.inputs,
                         label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
-                        form_column=cfg.columns.form, options_column=cfg.columns.options)
+                        form_column=cfg.columns.form, options_column=cfg.columns.options,
+                        choice_scoring=cfg.generation.choice_scoring)
         if (runner.config.engine or cfg.generation.engine) == "vllm":  # fail before any training
             from .engines import vllm_problem
 
@@ -131,6 +134,8 @@ class LifelongRun:
             "config": self.cfg.model_dump(mode="json"),
             "source": str(self.loaded.path), "plugin": self.loaded.source, "content_hash": self.loaded.hash,
             "data_fingerprint": data.train.fingerprint(), "model": model_name,
+            # how multiple choice was scored (MLLMU-Bench's generated letter, or option likelihood)
+            "choice_scoring": self.cfg.generation.choice_scoring if self.cfg.generation.mode == "choice" else None,
             "requests": [{"index": r.index, "name": r.name, "forget_units": r.forget_units,
                           "sizes": {"forget": len(r.forget), "retain": len(r.retain),
                                     "paraphrase": len(r.paraphrase) if r.paraphrase is not None else 0}}
@@ -187,10 +192,13 @@ class LifelongRun:
         train = {"train": adapter.encode(data.train, spec)}
         got = answer_sets(self._engine(adapter, model), model, train, route=None,
                           max_new_tokens=self.cfg.generation.max_new_tokens, mode=self.cfg.generation.mode,
+                          choice_scoring=self.cfg.generation.choice_scoring,
                           stop=tuple(self.cfg.generation.stop))
         enc = train["train"]
-        correct = np.asarray([_correct(a, r, self.judge, q, self.cfg.generation.mode)
-                              for a, r, q in zip(got["train"].answers, enc.answer_texts, enc.questions)])
+        gen = self.cfg.generation
+        rows = enumerate(zip(got["train"].answers, enc.answer_texts, enc.questions))
+        correct = np.asarray([choice_correct(a, enc.options[i], r, gen.choice_scoring) if gen.mode == "choice"
+                              else _correct(a, r, self.judge, q, gen.mode) for i, (a, r, q) in rows])
         units = np.asarray(enc.units)
         scores = {u: float(correct[units == u].mean()) for u in dict.fromkeys(enc.units)}
         # under --limit some entities have no training row left: ranked after every scored one
@@ -213,9 +221,10 @@ class LifelongRun:
         gen = self.cfg.generation
         answers = answer_sets(self._engine(adapter, model), model, sets,
                               route=method.route if method is not None else None, max_new_tokens=gen.max_new_tokens,
-                              mode=gen.mode, cache=self.answers, stop=tuple(gen.stop))
+                              mode=gen.mode, cache=self.answers, stop=tuple(gen.stop),
+                              choice_scoring=gen.choice_scoring)
         self._write_answers(sets, answers, who, index)
-        graded = grade_sets(sets, answers, self.judge if gen.mode == "generate" else None)
+        graded = grade_sets(sets, answers, self.judge if gen.mode == "generate" else None, gen.choice_scoring)
         # the judge that gave the rubric scores (model, endpoint, prompt version, tokens so far)
         self.runner.results["tasks"][self.loaded.name]["judge"] = describe_judge(self.judge, gen.judge)
         return graded

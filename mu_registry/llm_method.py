@@ -1,11 +1,31 @@
 """``LLMMethod``: the base of unlearning methods for generative (LLM / MLLM) tasks.
 
-A subclass writes its ``loss(ctx, forget_batch, retain_batch)``; this base attaches a LoRA adapter
-to the model before the first request (MLUBench's setting: r=32, alpha=32, dropout 0.3), runs
-``epochs`` passes over the forget set with a retain batch paired to every forget batch, and steps
-AdamW on the trainable (adapter) weights. Requests of a lifelong stream keep training the same
-adapter, so damage can accumulate as the papers report. Methods that need another structure
-(LUMoE's adapter per request, RMU's unfrozen MLP layers) override ``prepare``/``unlearn``.
+A subclass writes its ``loss(ctx, forget_batch, retain_batch)``; this base trains it the way
+MLUBench's release does (``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8f16f88f9c694b42e79de685de61d32fa,
+``LLaVA_unlearning_main.zip``):
+
+* a LoRA adapter (r 32, alpha 32, dropout 0.3) on every linear layer of the language model
+  (``llava/train/train.py`` ``find_all_linear_names``: every ``nn.Linear`` but the projector, the vision
+  tower and ``lm_head``; MLLMU-Bench's LoRA is all-linear too). ``lora_targets: attention`` is the
+  variant with q/k/v/o only. (``find_all_linear_names`` returns leaf names, which peft also matches
+  inside the CLIP tower's q/k/v projections; here only the language model's layers are targeted.)
+* ``scope``: ``projector+llm`` (default) also trains the multimodal projector, at its own learning rate
+  ``projector_lr`` (1e-5, ``unlearning_auto.py`` ``--mm_projector_lr``; LLaVA's ``llava_arch.py`` makes the
+  projector trainable under LoRA, ``llava_trainer.py`` gives it its own optimizer group); ``llm`` trains
+  the LoRA only (PULSE's ablation compares the two).
+* AdamW, weight decay 1e-4 (not on biases and norms, as ``llava_trainer.py`` groups them), 3% linear
+  warm-up then cosine decay to 0 (``--warmup_ratio 0.03 --lr_scheduler_type cosine``), batch 4,
+  lr 5e-5, 5 epochs (``unlearning_auto.py``), a retain batch paired to every forget batch.
+* ``lifelong_lora``: ``merge`` (default): after each request the LoRA is merged into the weights and the
+  next request trains a fresh one on the merged model, as the release runs a stream: every
+  ``unlearning_auto.py`` call trains one LoRA from ``--model_path``, and ``scripts/merge_lora_weights.py``
+  (``load_pretrained_model(model_path, model_base)`` merges the LoRA, ``merge_and_unload``) saves the merged
+  model that the next request starts from. ``continue`` (a variant) keeps training one adapter.
+  The reference model of NPO/KL/DPO is the model before any unlearning (``--oracle_model_path``
+  defaults to the original LLaVA).
+
+Methods that need another structure (LUMoE's adapter per request, RMU's unfrozen MLP weights)
+override ``prepare``/``unlearn``.
 
 Example (gradient ascent, the whole method)::
 
@@ -16,6 +36,7 @@ Example (gradient ascent, the whole method)::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -23,6 +44,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from .errors import MuError
 from .generative import GenerativeModel
 from .method import Method
 from .qa import EncodedQA, QABatch
@@ -87,19 +109,19 @@ class QAContext:
 
     @torch.no_grad()
     def reference_logits(self, batch: QABatch) -> torch.Tensor:
-        """Logits of the model before unlearning (the adapters switched off, or the frozen original)."""
-        if is_peft(self.model):
-            with self.model.disable_adapter():
-                return self.adapter.forward(self.model, batch).detach()
-        return self.adapter.forward(self.original, batch).detach()
+        """Logits of the model before any unlearning (the frozen original: after a merged request or with a
+        trained projector, switching the adapters off would not give it back)."""
+        was = self.original.training
+        self.original.eval()
+        try:
+            return self.adapter.forward(self.original, batch).detach()
+        finally:
+            self.original.train(was)
 
     def hidden(self, batch: QABatch, layer: int, *, reference: bool = False) -> torch.Tensor:
         if not reference:
             return self.adapter.hidden_states(self.model, batch, layer)
         with torch.no_grad():
-            if is_peft(self.model):
-                with self.model.disable_adapter():
-                    return self.adapter.hidden_states(self.model, batch, layer).detach()
             return self.adapter.hidden_states(self.original, batch, layer).detach()
 
     def refusals(self, split: EncodedQA) -> EncodedQA:
@@ -109,6 +131,47 @@ class QAContext:
         return split.with_answers([self.adapter.tokenize_answer(t) for t in texts], texts)
 
 
+PROJECTOR_KEYS = ("multi_modal_projector", "mm_projector")
+SCOPES = ("projector+llm", "llm")
+
+
+def warmup_cosine(step: int, warmup: int, total: int) -> float:
+    """The learning-rate factor at optimizer step ``step`` (0-based) of transformers'
+    ``get_cosine_schedule_with_warmup`` (one half cosine): linear from 0 over ``warmup`` steps, then
+    ``0.5 · (1 + cos(π · progress))`` down to 0 at ``total``."""
+    if step < warmup:
+        return step / max(1, warmup)
+    progress = (step - warmup) / max(1, total - warmup)
+    return max(0.0, 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+def warmup_steps(ratio: float, total: int) -> int:
+    """transformers' ``TrainingArguments.get_warmup_steps``: ``ceil(ratio · total)``."""
+    return math.ceil(ratio * total)
+
+
+def param_groups(model: nn.Module, *, lr: float, projector_lr: float, weight_decay: float) -> list[dict[str, Any]]:
+    """The trainable parameters in LLaVA's optimizer groups (``llava_trainer.py`` ``create_optimizer``):
+    weight decay on everything but biases and norm weights, the projector at ``projector_lr``."""
+    groups: dict[tuple[bool, bool], list[torch.nn.Parameter]] = {}
+    norms = {f"{name}.{p}" if name else p for name, m in model.named_modules()
+             if isinstance(m, nn.LayerNorm) or "norm" in type(m).__name__.lower()
+             for p, _ in m.named_parameters(recurse=False)}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        decay = "bias" not in name and name not in norms
+        projector = any(k in name for k in PROJECTOR_KEYS)
+        groups.setdefault((decay, projector), []).append(param)
+    return [{"params": params, "weight_decay": weight_decay if decay else 0.0,
+             "lr": projector_lr if projector else lr} for (decay, projector), params in groups.items()]
+
+
+def steps_per_epoch(data: EncodedQA, batch_size: int) -> int:
+    """Batches in one pass over ``data`` (image and text-only rows are batched apart)."""
+    return sum(-(-int(n) // batch_size) for n in (data.has_image.sum(), (~data.has_image).sum()))
+
+
 class LLMMethod(Method):
     supports: ClassVar[frozenset[str]] = frozenset({"generation"})
 
@@ -116,25 +179,61 @@ class LLMMethod(Method):
     class Params:
         lr: float = 5e-5
         epochs: int = 5
-        batch_size: int = 8
+        batch_size: int = 4
         lora_r: int = 32
         lora_alpha: int = 32
         lora_dropout: float = 0.3
+        #: "all_linear": every linear layer of the language model (the papers); "attention": q/k/v/o only
+        lora_targets: str = "all_linear"
+        #: "projector+llm": the projector trains too, at ``projector_lr``; "llm": the LoRA only
+        scope: str = "projector+llm"
+        projector_lr: float = 1e-5
+        weight_decay: float = 1e-4
+        warmup_ratio: float = 0.03
+        #: "cosine" (after the warm-up) or "constant"
+        lr_schedule: str = "cosine"
+        #: "merge": merge each request's LoRA into the weights, a fresh one per request; "continue": one adapter
+        lifelong_lora: str = "merge"
+
+    def __init__(self, params=None, **overrides):
+        super().__init__(params, **overrides)
+        p = self.params
+        name = type(self).__name__
+        for key, allowed in (("lora_targets", ("all_linear", "attention")), ("scope", SCOPES),
+                             ("lr_schedule", ("cosine", "constant")), ("lifelong_lora", ("merge", "continue"))):
+            if getattr(p, key) not in allowed:
+                raise MuError(f"method {name}: {key} must be one of {', '.join(allowed)}, got '{getattr(p, key)}'")
 
     # ------------------------------------------------------------ structure
+    def add_lora(self, model: nn.Module, adapter: GenerativeModel, name: str = "default") -> nn.Module:
+        """A LoRA adapter ``name`` with this method's rank, alpha, dropout and targets (base weights frozen)."""
+        p = self.params
+        targets = adapter.linear_targets(model) if p.lora_targets == "all_linear" else None
+        return adapter.add_lora(model, name, r=p.lora_r, alpha=p.lora_alpha, dropout=p.lora_dropout, targets=targets)
+
+    def _train_projector(self, model: nn.Module) -> None:
+        if self.params.scope == "projector+llm":
+            for name, param in model.named_parameters():
+                if any(k in name for k in PROJECTOR_KEYS):
+                    param.requires_grad_(True)
+
     def prepare(self, model: nn.Module, adapter: GenerativeModel) -> nn.Module:
         """Called once before the first request (and on resume): attach the trainable adapter."""
         if is_peft(model):
             return model
-        p = self.params
-        return adapter.add_lora(model, "default", r=p.lora_r, alpha=p.lora_alpha, dropout=p.lora_dropout)
+        model = self.add_lora(model, adapter)
+        self._train_projector(model)
+        return model
 
     def state(self) -> dict[str, Any]:
         """Extra state to checkpoint besides the trainable weights (LUMoE's experts and router)."""
-        return {}
+        return {"merged": True} if self.params.lifelong_lora == "merge" else {}
 
     def restore(self, model: nn.Module, adapter: GenerativeModel, state: dict[str, Any]) -> nn.Module:
-        """Rebuild the structure a checkpoint's weights belong to (then the runner loads them)."""
+        """Rebuild the structure a checkpoint's weights belong to (then the runner loads them): the plain
+        model when the checkpoint holds merged weights (the next request attaches a fresh LoRA)."""
+        if state.get("merged"):
+            return model
         return self.prepare(model, adapter)
 
     def route(self, model: nn.Module, data: EncodedQA) -> list[str | None] | None:
@@ -147,9 +246,27 @@ class LLMMethod(Method):
         raise NotImplementedError
 
     def unlearn(self, ctx: QAContext) -> nn.Module:  # type: ignore[override]
+        if not is_peft(ctx.model):  # merged after the last request: a fresh LoRA on the merged weights
+            ctx.model = self.prepare(ctx.model, ctx.adapter)
+        model = self._train(ctx)
+        if self.params.lifelong_lora == "merge" and is_peft(model):
+            model = model.merge_and_unload()
+            for param in model.parameters():
+                param.requires_grad_(False)
+        return model
+
+    def _train(self, ctx: QAContext) -> nn.Module:
+        """``epochs`` passes over the forget set, a retain batch with every forget batch; AdamW in LLaVA's
+        parameter groups, warm-up then cosine (or constant) learning rate, stepped per batch."""
         p = self.params
-        params = [q for q in ctx.model.parameters() if q.requires_grad]
-        opt = torch.optim.AdamW(params, lr=p.lr)
+        opt = torch.optim.AdamW(param_groups(ctx.model, lr=p.lr, projector_lr=p.projector_lr,
+                                             weight_decay=p.weight_decay), lr=p.lr)
+        total = p.epochs * steps_per_epoch(ctx.forget, p.batch_size)
+        warm = warmup_steps(p.warmup_ratio, total)
+        if p.lr_schedule == "cosine":
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: warmup_cosine(step, warm, total))
+        else:
+            sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: step / max(1, warm) if step < warm else 1.0)
         retain = ctx.cycle(ctx.retain, batch_size=p.batch_size)
         ctx.model.train()
         for batch in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
@@ -157,5 +274,6 @@ class LLMMethod(Method):
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
         ctx.model.eval()
         return ctx.model

@@ -37,6 +37,9 @@ class TaskSpec:
     form_column: str | None = None
     #: multiple-choice generative tasks: the column holding each row's list of option texts
     options_column: str | None = None
+    #: multiple-choice generative tasks: "letter" (MLLMU-Bench's prompt, a generated option letter) or
+    #: "likelihood" (the option texts scored after the question)
+    choice_scoring: str = "letter"
 
 
 @dataclass

@@ -19,6 +19,7 @@ from torch import nn
 from . import distributed
 from .answer_cache import AnswerCache, weights_fingerprint
 from .engines import ACTIVE, EvalEngine
+from .generative import parse_letter
 from .judge import ASPECTS, Grade, Judge, call_judge
 from .qa import EncodedQA
 
@@ -34,10 +35,12 @@ class SetAnswers:
 
 def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA], *, route: Route | None,
                 max_new_tokens: int, mode: str = "generate", cache: AnswerCache | None = None,
-                stop: tuple[str, ...] = ()) -> dict[str, SetAnswers]:
+                stop: tuple[str, ...] = (), choice_scoring: str = "letter") -> dict[str, SetAnswers]:
     """Answers (and reference-answer NLLs) for every set through ``engine``; with ``cache``, rows already
     answered by these exact weights, through the same route, for the same request are read back instead.
-    In choice mode the reference answer's NLL is its option's score (no second pass)."""
+    In choice mode with ``choice_scoring`` "letter" (MLLMU-Bench) the answers are generated (the letter is read
+    by ``choice_correct``); with "likelihood" the chosen option's text is the answer and the reference
+    answer's NLL is its option's score (no second pass)."""
     model.eval()
     engine.sync(model)
     out = {}
@@ -54,13 +57,14 @@ def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA]
             key = hit = None
             if cache is not None:
                 key = cache.key(fingerprint, sub, {"mode": mode, "max_new_tokens": max_new_tokens, "stop": list(stop),
+                                                   **({"choice_scoring": choice_scoring} if mode == "choice" else {}),
                                                    "route": r if routes is not None else "as-is"})
                 hit = distributed.from_main(cache.get(key))  # every process takes the same path
             if hit is not None:
                 got, scores = hit
             else:
                 adapter = r if routes is not None else ACTIVE
-                if mode == "choice":
+                if mode == "choice" and choice_scoring == "likelihood":
                     got, option_scores = engine.choose(sub, adapter=adapter)
                     scores = _reference_scores(engine, sub, option_scores, adapter)
                 else:
@@ -121,22 +125,35 @@ def set_aspects(name: str) -> tuple[str, ...]:
     return ASPECTS
 
 
+def choice_correct(answer: str, options: list[str], reference: str, scoring: str = "letter") -> bool:
+    """Whether a multiple-choice answer is right: "letter" as MLLMU-Bench ``eval.py`` (franciscoliu/MLLMU-Bench @
+    0e3098e5) scores it, the option named by the answer's first character (no letter: wrong); "likelihood":
+    the chosen option's text is the reference."""
+    if scoring == "likelihood":
+        return answer == reference
+    k = parse_letter(answer, len(options))
+    return k is not None and options[k] == reference
+
+
 def _choice_summary(correct: list[bool], nll: np.ndarray) -> dict[str, float]:
     if not correct:
         return {}
     return {"accuracy": float(np.mean(correct)), "nll": float(np.mean(nll)), "n": len(correct)}
 
 
-def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge: Judge | None) -> dict[str, Any]:
+def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge: Judge | None,
+               choice_scoring: str = "letter") -> dict[str, Any]:
     """Per set: accuracy (the reference given in full), MLUBench's forget quality (forget and paraphrase
     sets) or utility (retain and general sets) (0-1, the 0-2 rubric divided by 2, over the rows the judge
     graded), ROUGE-L F1, refusal rate, answer NLL; ``by_form`` the same per form.
-    Without a judge (multiple choice): accuracy of the chosen option and the answer NLL."""
+    Without a judge (multiple choice): accuracy of the chosen option (``choice_correct``) and the answer NLL."""
     out: dict[str, Any] = {}
     for name, data in sets.items():
         got = answers[name]
         if judge is None:
-            grades = [a == r for a, r in zip(got.answers, data.answer_texts)]
+            scoring = choice_scoring
+            grades = [choice_correct(a, data.options[i] if data.options is not None else [], r, scoring)
+                      for i, (a, r) in enumerate(zip(got.answers, data.answer_texts))]
             summary = _choice_summary
         else:
             aspects = set_aspects(name)

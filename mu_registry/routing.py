@@ -4,6 +4,8 @@ A router is told about each new expert (the request's forget and retain sets) an
 queries: an expert's name, or ``None`` for the base model. Routers are plugins
 (``mu_register_routers``); built in:
 
+* ``entity`` (LUMoE's default, as released): the query's entity matched by fuzzy string similarity
+  against every request's entity lists (see :class:`EntityRouter`);
 * ``oracle``: routes by the entity label of the query (an upper bound: the labels are not known
   to a deployed model);
 * ``trained``: a logistic-regression classifier over the frozen base model's mean-pooled hidden
@@ -119,3 +121,61 @@ class TrainedRouter(Router):
         self.y = list(state["y"])
         if self.y:
             self._fit()
+
+
+class EntityRouter(Router):
+    """LUMoE's released gate: the query's entity, fuzzily matched against each request's entity lists.
+
+    MLUBench's release (``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8f16f88f9c694b42e79de685de61d32fa,
+    ``LLaVA_unlearning_main.zip``): ``entity_extract.py`` asks an MLLM (GLM-4V) which entity the image and
+    question describe, then ``find_most_similar_key_and_value`` takes, over the lists in ``tasks/all_tasks``
+    (``taskX_forget`` and ``taskX_retain`` of every request), the list holding the highest-scoring fuzzy
+    match (``fuzzywuzzy.process.extractOne``: WRatio on lower-cased, punctuation-stripped text; no
+    threshold); ``LUMoE.py`` answers with request X's adapter when that list is ``taskX_forget``, else with
+    the base model (a retain list, or an MLLM answer of "None").
+
+    The MLLM extraction is stood in for by the task data: an entity name the question mentions (a fuzzy
+    partial match of at least ``mention_score`` against the names the router knows), else the row's
+    entity label (the entity of its image, which an image question does not name). The matching is
+    ``rapidfuzz``'s WRatio with its default processor, as the release's. ``min_score`` > 0 sends a query
+    whose best match scores below it to the base model (a variant; the release has no threshold).
+    """
+
+    def __init__(self, mention_score: float = 90.0, min_score: float = 0.0, **args: Any):
+        super().__init__(mention_score=mention_score, min_score=min_score, **args)
+        self.mention_score, self.min_score = mention_score, min_score
+        self.lists: list[tuple[str | None, list[str]]] = []  # (expert or None for a retain list, entity names)
+
+    def add_expert(self, name, forget, retain, features):
+        self.lists.append((name, list(dict.fromkeys(forget.units))))
+        if len(retain):
+            self.lists.append((None, list(dict.fromkeys(retain.units))))
+
+    def extract(self, question: str, unit: str) -> str:
+        """The entity a query is about: a known name its question mentions, else its entity label."""
+        from rapidfuzz import fuzz, process, utils
+
+        names = [n for _, names in self.lists for n in names]
+        hit = process.extractOne(question, names, scorer=fuzz.partial_ratio, processor=utils.default_process,
+                                 score_cutoff=self.mention_score) if names else None
+        return str(hit[0]) if hit is not None else unit
+
+    def match(self, entity: str) -> str | None:
+        """The expert whose forget list holds the best fuzzy match of ``entity`` (None: a retain list wins)."""
+        from rapidfuzz import fuzz, process, utils
+
+        best, best_score = None, -1.0
+        for expert, names in self.lists:
+            hit = process.extractOne(entity, names, scorer=fuzz.WRatio, processor=utils.default_process)
+            if hit is not None and hit[1] > best_score:  # the first list wins a tie, as in the release
+                best, best_score = expert, float(hit[1])
+        return best if best_score >= self.min_score else None
+
+    def route(self, data, features):
+        return [self.match(self.extract(q, u)) for q, u in zip(data.questions, data.units)]
+
+    def state(self):
+        return {"lists": [[e, list(n)] for e, n in self.lists]}
+
+    def load_state(self, state):
+        self.lists = [(e, list(n)) for e, n in state["lists"]]

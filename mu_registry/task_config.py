@@ -214,6 +214,10 @@ class GenerationConfig(_Strict):
     #: "generate": greedy answers, judged; "choice": the option whose text the model finds likeliest
     #: (token-mean log-likelihood after the question and the lettered options), as PULSE scores MLLMU-Bench
     mode: Literal["generate", "choice"] = "generate"
+    #: choice mode: "letter" (MLLMU-Bench eval.py: the options lettered in the prompt, a greedy answer, its
+    #: first character the chosen letter, no letter = wrong) or "likelihood" (the option with the lowest
+    #: token-mean NLL; a variant)
+    choice_scoring: Literal["letter", "likelihood"] = "letter"
     #: judge plugin scoring answers with MLUBench's 0/1/2 rubric (``rule``: deterministic, offline)
     judge: str = "rule"
     judge_args: dict[str, Any] = Field(default_factory=dict)

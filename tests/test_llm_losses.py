@@ -73,7 +73,7 @@ def test_gradient_ascent_and_idk_move_the_forget_answer_as_intended():
         assert L.answer_nll(logits(model, REFUSAL), REFUSAL[1]).item() < refusal_before - 0.5
 
 
-def test_kl_regulariser_is_zero_at_the_reference_and_ignores_the_prompt():
+def test_answer_only_kl_variant_is_zero_at_the_reference_and_ignores_the_prompt():
     torch.manual_seed(1)
     ids, labels = RETAIN
     ref = torch.randn(1, ids.shape[1], 40)
@@ -107,27 +107,29 @@ def test_simnpo_is_length_normalised_and_needs_no_reference():
     lg = torch.randn(1, ids.shape[1], 40, requires_grad=True)
     lp, n = L.sequence_logprob(lg, labels)
     assert n.item() == 3
-    expected = -(2 / 2.5) * torch.nn.functional.logsigmoid(-(2.5 / 3) * lp - 0.5)
+    # Unlearn-Simple: -(2/beta) log sigmoid(beta * (NLL/|y| - gamma)), the margin gamma inside the beta
+    expected = -(2 / 2.5) * torch.nn.functional.logsigmoid(2.5 * (-lp / 3 - 0.5))
     assert torch.allclose(L.simnpo(lg, labels, beta=2.5, gamma=0.5), expected.mean())
     worse = lg.detach().clone()
     worse[0, 3, 11] -= 5.0  # the first answer token made less likely
     assert L.simnpo(worse, labels).item() < L.simnpo(lg.detach(), labels).item()
 
 
-def test_dpo_starts_at_log2_and_moves_toward_the_refusal():
+def test_dpo_starts_at_2_log2_over_beta_and_moves_toward_the_refusal():
     model, ref = tiny_llama(), tiny_llama()
     args = lambda m: (logits(m, REFUSAL), logits(ref, REFUSAL).detach(), REFUSAL[1],  # noqa: E731
                       logits(m, FORGET), logits(ref, FORGET).detach(), FORGET[1])
-    assert math.isclose(L.dpo(*args(model)).item(), math.log(2), rel_tol=1e-5)
+    assert math.isclose(L.dpo(*args(model), beta=0.1).item(), 2 / 0.1 * math.log(2), rel_tol=1e-5)
+    assert math.isclose(L.dpo(*args(model), scale=1.0).item(), math.log(2), rel_tol=1e-5)  # plain DPO
 
     def margin(m):
         with torch.no_grad():
             return (L.sequence_logprob(logits(m, REFUSAL), REFUSAL[1])[0]
                     - L.sequence_logprob(logits(m, FORGET), FORGET[1])[0]).item()
     start = margin(model)
-    _steps(model, lambda m: L.dpo(*args(m), beta=0.5), n=10)
+    _steps(model, lambda m: L.dpo(*args(m), beta=0.5, scale=1.0), n=10)
     assert margin(model) > start + 0.5
-    assert L.dpo(*args(model)).item() < math.log(2)
+    assert L.dpo(*args(model), scale=1.0).item() < math.log(2)
 
 
 def test_grad_diff_combines_ascent_and_descent():
@@ -150,3 +152,80 @@ def test_rmu_steers_forget_activations_and_holds_retain_ones():
     assert L.rmu(at_target, control, moved, retain, retain_mask=mask).item() < 1e-10  # masked out
     assert L.rmu(at_target, control, moved, retain, alpha=1.0).item() == pytest.approx(0.01, rel=1e-4)
     assert L.rmu(torch.zeros(2, 4, 16), control, retain, retain).item() == pytest.approx(6.5 ** 2 / 16, rel=1e-4)
+
+
+# ---------------------------------------------------------------- hand-computed values
+# Fixed tiny inputs (vocabulary of 2): a logit row [ln 3, 0] gives p = (3/4, 1/4), a row [0, 0] gives (1/2, 1/2).
+# A sequence "prompt, a1, a2" with labels [-100, a1, a2]: position 0 predicts a1, position 1 predicts a2.
+LN3 = math.log(3.0)
+
+
+def _seq(rows: list[list[float]], answer: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    return torch.tensor([rows + [[0.0, 0.0]]]), torch.tensor([[L.IGNORE] + answer])
+
+
+F_LOGITS, F_LABELS = _seq([[LN3, 0.0], [0.0, 0.0]], [0, 1])  # log pi(y_f) = ln(3/4) + ln(1/2) = ln 0.375
+F_REF = torch.zeros_like(F_LOGITS)  # the reference: log pi_ref(y_f) = 2 ln(1/2) = ln 0.25
+R_LOGITS, R_LABELS = _seq([[LN3, 0.0], [0.0, 0.0]], [1, 1])  # a refusal: ln(1/4) + ln(1/2) = ln 0.125
+
+
+def test_nll_forms_by_hand():
+    assert L.sequence_nll(F_LOGITS, F_LABELS).item() == pytest.approx(-math.log(0.375), rel=1e-6)
+    assert L.answer_nll(F_LOGITS, F_LABELS).item() == pytest.approx(-math.log(0.375) / 2, rel=1e-6)
+    assert L.gradient_ascent(F_LOGITS, F_LABELS).item() == pytest.approx(math.log(0.375) / 2, rel=1e-6)
+    # LUMoE's released expert loss (llava_trainer.py `po`): the refusal's NLL summed over its tokens
+    assert L.refusal_nll(R_LOGITS, R_LABELS).item() == pytest.approx(math.log(8.0), rel=1e-6)
+
+
+def test_npo_by_hand():
+    # -(2/beta) log sigmoid(-beta * ln(0.375/0.25)) = -(2/beta) log(1 / (1 + 1.5^beta))
+    for beta in (0.1, 5.0):
+        expected = -(2 / beta) * math.log(1 / (1 + 1.5 ** beta))
+        assert L.npo(F_LOGITS, F_REF, F_LABELS, beta=beta).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_idk_dpo_by_hand_has_the_2_over_beta_scale():
+    # margin = ln(0.125/0.25) - ln(0.375/0.25) = ln(1/3); -(2/0.1) log sigmoid(0.1 ln(1/3)) = 20 log(1 + 3^0.1)
+    expected = 20 * math.log(1 + 3 ** 0.1)
+    got = L.dpo(R_LOGITS, torch.zeros_like(R_LOGITS), R_LABELS, F_LOGITS, F_REF, F_LABELS, beta=0.1)
+    assert got.item() == pytest.approx(expected, rel=1e-5)
+    assert L.dpo(R_LOGITS, torch.zeros_like(R_LOGITS), R_LABELS, F_LOGITS, F_REF, F_LABELS, beta=0.1,
+                 scale=1.0).item() == pytest.approx(expected / 20, rel=1e-5)
+
+
+def test_simnpo_by_hand():
+    # NLL/|y| = -ln(0.375)/2; -(2/beta) log sigmoid(beta * (NLL/|y| - gamma)) = (2/beta) log(1 + e^{-beta(...)})
+    for beta, gamma in ((2.5, 0.0), (4.5, 0.5)):
+        x = beta * (-math.log(0.375) / 2 - gamma)
+        expected = (2 / beta) * math.log(1 + math.exp(-x))
+        assert L.simnpo(F_LOGITS, F_LABELS, beta=beta, gamma=gamma).item() == pytest.approx(expected, rel=1e-5)
+
+
+def test_kl_over_every_position_batchmean_by_hand():
+    # sequence 1: position 0 is (3/4, 1/4) against the reference's (1/2, 1/2): KL = 1/2 ln(4/3); the other
+    # positions and all of sequence 2 equal the reference. batchmean over the 2 x 3 flattened positions.
+    cur = torch.zeros(2, 3, 2)
+    cur[0, 0] = torch.tensor([LN3, 0.0])
+    ref = torch.zeros(2, 3, 2)
+    kl_pos0 = 0.5 * math.log(4 / 3)
+    assert L.kl_all_positions(cur, ref).item() == pytest.approx(kl_pos0 / 6, rel=1e-5)
+    # the answer-only variant: only position 0 predicts an answer token (labels [-100, 1, -100])
+    labels = torch.tensor([[L.IGNORE, 1, L.IGNORE], [L.IGNORE, 1, L.IGNORE]])
+    assert L.kl_to_reference(cur, ref, labels).item() == pytest.approx(kl_pos0 / 2, rel=1e-5)
+    # GA+KLR: -NLL_f (token mean) + KL
+    got = L.ga_klr(F_LOGITS, F_LABELS, cur, ref, labels, kl_weight=1.0)
+    assert got.item() == pytest.approx(math.log(0.375) / 2 + kl_pos0 / 6, rel=1e-5)
+
+
+def test_rmu_by_hand():
+    # u = (1,1,1,1)/2, c = 2: the target is (1,1,1,1); forget activations 0 -> mse 1; retain off by 0.1 -> 0.01
+    control = torch.full((4,), 0.5)
+    forget = torch.zeros(1, 2, 4)
+    retain, frozen = torch.zeros(1, 2, 4), torch.full((1, 2, 4), 0.1)
+    assert L.rmu(forget, control, retain, frozen, steering_coeff=2.0, alpha=1200.0).item() == pytest.approx(
+        1.0 + 1200 * 0.01, rel=1e-5)
+    # the reference averages every position (padding too); the masked variant only the real tokens
+    frozen[0, 1] = 1.1  # a padding position far off
+    mask = torch.tensor([[1, 0]])
+    assert L.rmu(forget, control, retain, frozen, 2.0, 1.0).item() == pytest.approx(1.0 + (0.01 + 1.21) / 2, rel=1e-5)
+    assert L.rmu(forget, control, retain, frozen, 2.0, 1.0, mask, mask).item() == pytest.approx(1.01, rel=1e-5)

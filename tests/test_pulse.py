@@ -1,6 +1,7 @@
 """PULSE on MLLMU-Bench's schema: the `mllmu_bench` reader and the real `pulse-*` task files, run on a small
 local stand-in (parquet folders laid out like the Hub dataset) with a tiny LLaVA, multiple choice scored by
-log-likelihood, and the pre-trained scenario's choice of the entities the model knows best."""
+log-likelihood (the variant; the tiny model learns option texts, not letters), MLLMU-Bench's letter scoring on
+hand-written answers, and the pre-trained scenario's choice of the entities the model knows best."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ datasets = pytest.importorskip("datasets")
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 PIL = pytest.importorskip("PIL.Image")
+
+import torch  # noqa: E402
 
 from mu_registry.registry import Registry  # noqa: E402
 from mu_registry.runner import RunConfig, Runner  # noqa: E402
@@ -51,7 +54,8 @@ def _write(folder, config: str, rows: list[dict]) -> None:
         "question": datasets.Value("string"), "answer": datasets.Value("string"),
         "Classification_Task": {"Image_Textual_Questions": q, "Pure_Text_Questions": q}})
     (folder / config).mkdir(parents=True, exist_ok=True)
-    datasets.Dataset.from_list(rows, features=features).to_parquet(str(folder / config / "train-00000-of-00001.parquet"))
+    path = folder / config / "train-00000-of-00001.parquet"
+    datasets.Dataset.from_list(rows, features=features).to_parquet(str(path))
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +88,10 @@ def test_pulse_tasks_run_on_the_standin(standin, tmp_path):
                  "model.args": {"hidden_size": 64, "layers": 2, "heads": 2},
                  "model.train": {"epochs": 40, "batch_size": 16, "lr": 0.003, "optimizer": "adamw"},
                  "model.finetune": None, "eval_batch_size": 64,
+                 # the tiny model learns the option texts, not letters: scored by likelihood (the variant)
+                 "generation.choice_scoring": "likelihood",
                  "methods": {"ga": {"lr": 0.002, "epochs": 3}}}
+
     def run(task: str, **more) -> dict:
         cfg = RunConfig(tasks=[task], methods=["ga"], task_overrides={**overrides, **more})
         return Runner(cfg, Registry(), run_dir=tmp_path / task).run()
@@ -93,6 +100,7 @@ def test_pulse_tasks_run_on_the_standin(standin, tmp_path):
                                         "lifelong.retain_units": 2,
                                         "general_benchmarks": {"tasks": ["mu_antonyms"], "limit": 12}})
     fine = results["tasks"]["pulse-finetuned"]
+    assert fine["choice_scoring"] == "likelihood"  # which scoring was used is recorded
     assert all(set(r["forget_units"]) <= {"0", "1", "2", "3"} for r in fine["requests"])
     seed = fine["seeds"]["0"]
     orig, after = seed["original"]["metrics"], seed["methods"]["ga"]["requests"][-1]["metrics"]
@@ -114,3 +122,40 @@ def test_pulse_tasks_run_on_the_standin(standin, tmp_path):
     assert len(known) == 6 and all(set(r["forget_units"]) <= set(known) for r in pre["requests"])
     assert pre["sizes"]["general"] == 4 * 8  # the 4 least-known people are the general set
 
+
+def test_multiple_choice_as_mllmu_bench_eval_reads_the_generated_letter():
+    from mu_registry.generative import letter_prompt, parse_letter
+    from mu_registry.qa import EncodedQA
+    from mu_registry.qa_eval import answer_sets, choice_correct, grade_sets
+
+    assert letter_prompt("Where?", ["Oslo", "Lima"]) == ("Where?\nA: Oslo\nB: Lima\n"
+                                                         "Just give ONE letter representing the answer directly.")
+    opts = ["Oslo", "Lima", "Pune", "Kyiv"]
+    # eval.py: the first character of the stripped answer, upper-cased, must be an option letter
+    cases = [("B", True), (" b) Lima", True), ("Lima", False),  # "L" is no option letter: wrong
+             ("A", False), ("", False), ("E", False), ("Because B", True)]  # "Because B" reads as B
+    for answer, right in cases:
+        assert choice_correct(answer, opts, "Lima") is right, answer
+    assert parse_letter("d", 4) == 3 and parse_letter("d", 3) is None
+    assert choice_correct("Lima", opts, "Lima", "likelihood") and not choice_correct("B", opts, "Lima", "likelihood")
+
+    class Stub:  # an engine whose greedy answers are fixed
+        def sync(self, model):
+            pass
+
+        def generate(self, data, *, max_new_tokens, stop=(), adapter=None):
+            return ["B", "Lima", "c", "zzz"][:len(data)]
+
+        def loglikelihood(self, data, *, adapter=None):
+            return np.ones(len(data))
+
+        def choose(self, data, *, adapter=None):
+            raise AssertionError("letter scoring never ranks options by likelihood")
+
+    n = 4
+    data = EncodedQA("forget_0", [[1]] * n, [[2]] * n, ["Lima", "Lima", "Pune", "Oslo"], ["q"] * n, [None] * n,
+                     ["e"] * n, ["text"] * n, np.arange(n), [opts] * n)
+    got = answer_sets(Stub(), torch.nn.Linear(1, 1), {"forget_0": data}, route=None, max_new_tokens=5, mode="choice")
+    assert got["forget_0"].answers == ["B", "Lima", "c", "zzz"]
+    graded = grade_sets({"forget_0": data}, got, None)
+    assert graded["forget_0"]["accuracy"] == 0.5  # B=Lima right, "Lima" no letter, c=Pune right, zzz no letter

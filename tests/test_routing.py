@@ -45,3 +45,33 @@ def test_oracle_and_trained_routers_and_their_state():
     between = _qa(["far"] * 10)
     assert all(x is not None for x in loose.route(between, _features))
     assert sum(x is None for x in strict.route(between, _features)) >= 8
+
+
+def _named(units: list[str], questions: list[str]) -> EncodedQA:
+    n = len(units)
+    return EncodedQA("s", [[1]] * n, [[2]] * n, ["a"] * n, questions, [None] * n, units, ["text"] * n, np.arange(n))
+
+
+def test_entity_router_matches_entities_fuzzily_as_the_release():
+    reg = Registry()
+    router = reg.router("entity")()
+    image_q = "Where does the animal in this image come from?"
+    router.add_expert("expert_0", _named(["Luxlo", "Dorbeltho"], [image_q] * 2), _named(["Kaori"], [image_q]), None)
+    router.add_expert("expert_1", _named(["Peori"], [image_q]), _named(["Zardor"], [image_q]), None)
+    queries = _named(["Luxlo", "Dorbeltho", "Peori", "Kaori", "Zardor", "Galfen", "Luxla"],
+                     [image_q,  # an image question: its entity comes from the task data
+                      "When did Dorbeltho first become known?",
+                      "Name the year Peori appeared.",
+                      image_q, "When did Zardor first become known?",
+                      # a question naming a known forget entity routes by the name, whatever the row's label
+                      "When did Peori first become known?",
+                      image_q])  # an unknown entity: the closest name wins, no threshold (Luxla ~ Luxlo)
+    routes = router.route(queries, None)
+    assert routes == ["expert_0", "expert_0", "expert_1", None, None, "expert_1", "expert_0"], routes
+    # the variant with a threshold keeps a weak match on the base model
+    strict = reg.router("entity")(min_score=95)
+    strict.load_state(router.state())
+    assert strict.route(queries, None)[-1] is None
+    again = reg.router("entity")()
+    again.load_state(router.state())
+    assert again.route(queries, None) == routes

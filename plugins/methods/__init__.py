@@ -1,7 +1,7 @@
 """Built-in unlearning methods, one short file each (the loss is in the module docstring).
 
 Classification (MU-Bench): retrain ... npo. Generative (MLUBench, PULSE): ga, ga_klr, gd, llm_npo,
-simnpo, idk, idk_dpo, rmu, lumoe.
+simnpo, idk, idk_dpo, rmu, lumoe (lumoe_npo: a variant).
 
 Each is registered by import path (``module:Attribute``) and imported when a run first uses it.
 """
@@ -30,9 +30,11 @@ def mu_register_methods(register):
     register("idk_dpo", f"{__name__}.idk_dpo:IdkDPO")
     register("rmu", f"{__name__}.rmu:RMU")
     register("lumoe", f"{__name__}.lumoe:LUMoE")
+    register("lumoe_npo", f"{__name__}.lumoe:LUMoENPO")
 
 
 @hookimpl
 def mu_register_routers(register):
+    register("entity", "mu_registry.routing:EntityRouter")
     register("oracle", "mu_registry.routing:OracleRouter")
     register("trained", "mu_registry.routing:TrainedRouter")

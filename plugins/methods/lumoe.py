@@ -1,21 +1,26 @@
 """LUMoE (MLUBench, Li et al. 2026): one LoRA expert per unlearning request on the frozen base model,
 and a router that sends each query to the expert whose forget set it concerns, else to the base.
 
-For request i a new adapter ``expert_i`` is trained on the frozen base (earlier experts are not
-touched, so no damage accumulates) with an unlearning loss on the request's forget set:
+As released (``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8f16f88f9c694b42e79de685de61d32fa,
+``LLaVA_unlearning_main.zip``):
 
-    loss "npo" (default): NPO(beta) on D_f + retain_weight * NLL on D_r
-    loss "gd":            -NLL on D_f + retain_weight * NLL on D_r
-    loss "ga":            -NLL on D_f
-    loss "idk":           NLL of a refusal on D_f + retain_weight * NLL on D_r
+* each request's expert is a LoRA trained with ``--loss_type po`` (``LUMoE.py``'s adapters are
+  ``single_task_adapter/po/po_X_llava_lora``); ``llava/train/llava_trainer.py``'s ``po`` branch computes a
+  DPO loss and then returns ``-idk_loss_current.mean()``: the NLL of a refusal to each forget question,
+  summed over its tokens, averaged over the batch, with no retain term (``loss: refusal``, the default;
+  the refusals are drawn from ``mu_registry.llm_method.REFUSALS``, the stand-in for the release's
+  ``idontknow.jsonl``, which it does not ship);
+* the router (``entity_extract.py`` + ``LUMoE.py``) extracts the query's entity with an MLLM and
+  fuzzy-matches it against every request's forget and retain entity lists (``router: entity``, see
+  ``mu_registry.routing.EntityRouter`` for the stand-in of the extraction).
 
-then the router learns the new expert (``router``: a registered router plugin, ``trained`` by
-default, ``oracle`` for the entity-label upper bound; see ``mu_registry.routing``). At evaluation
-each query is answered by its routed expert, or by the base with every adapter off.
+Earlier experts are never touched, so no damage accumulates. The experts train the LoRA only (``scope``
+``llm``): the base, which answers every query routed to no expert, stays the original model.
 
-What the paper leaves open and is chosen here: the expert's loss is configurable (the paper
-builds experts with an existing unlearning objective); the trained router works on the base
-model's own prompt features rather than a separate encoder.
+Variants: ``loss``: ``npo`` (NPO(beta) on D_f + ``retain_weight`` * NLL on D_r), ``gd``, ``ga``, ``idk``
+(token-mean NLL of a refusal + ``retain_weight`` * NLL on D_r); ``router``: ``trained`` (logistic
+regression on the base's prompt features), ``oracle`` (the entity label). ``lumoe_npo`` is the method this
+harness ran as LUMoE before following the release: NPO + retain NLL with the trained router.
 """
 
 from __future__ import annotations
@@ -27,26 +32,30 @@ import numpy as np
 import torch
 
 from mu_registry.errors import MuError
-from mu_registry.llm_losses import answer_nll, gradient_ascent, npo
+from mu_registry.llm_losses import answer_nll, gradient_ascent, npo, refusal_nll
 from mu_registry.llm_method import LLMMethod, is_peft
 from mu_registry.qa import prompt_batches
 
-LOSSES = ("npo", "gd", "ga", "idk")
+LOSSES = ("refusal", "npo", "gd", "ga", "idk")
 
 
 class LUMoE(LLMMethod):
     @dataclass
     class Params(LLMMethod.Params):
-        loss: str = "npo"
+        loss: str = "refusal"
         beta: float = 5.0
-        retain_weight: float = 1.0
-        router: str = "trained"
+        retain_weight: float = 0.0
+        router: str = "entity"
         router_args: dict[str, Any] = field(default_factory=dict)
+        scope: str = "llm"
+        lifelong_lora: str = "continue"
 
     def __init__(self, params=None, **overrides):
         super().__init__(params, **overrides)
         if self.params.loss not in LOSSES:
             raise MuError(f"method 'lumoe': loss must be one of {', '.join(LOSSES)}, got '{self.params.loss}'")
+        if self.params.lifelong_lora != "continue":
+            raise MuError("method 'lumoe': lifelong_lora must be 'continue' (one expert per request, never merged)")
         from mu_registry.registry import get_registry
 
         router_cls = get_registry().router(self.params.router, context="method 'lumoe': router")
@@ -70,8 +79,7 @@ class LUMoE(LLMMethod):
         return model
 
     def _add_expert(self, model, name: str):
-        p = self.params
-        model = self._adapter.add_lora(model, name, r=p.lora_r, alpha=p.lora_alpha, dropout=p.lora_dropout)
+        model = self.add_lora(model, self._adapter, name)
         for pname, param in model.named_parameters():  # only the new expert trains
             param.requires_grad_(f".{name}." in pname)
         return model
@@ -80,15 +88,18 @@ class LUMoE(LLMMethod):
     def unlearn(self, ctx):
         name = f"expert_{ctx.request_index}"
         ctx.model = self._add_expert(ctx.model, name)
-        if self.params.loss == "idk":
+        forget = ctx.forget
+        if self.params.loss in ("idk", "refusal"):
             ctx.forget = ctx.refusals(ctx.forget)
-        model = super().unlearn(ctx)
+        model = self._train(ctx)
         self.experts.append(name)
-        self.router.add_expert(name, ctx.forget, ctx.retain, lambda d: self.features(model, d))
+        self.router.add_expert(name, forget, ctx.retain, lambda d: self.features(model, d))
         return model
 
     def loss(self, ctx, forget, retain):
         p = self.params
+        if p.loss == "refusal":
+            return refusal_nll(ctx.logits(forget), forget.labels)
         if p.loss == "npo":
             loss = npo(ctx.logits(forget), ctx.reference_logits(forget), forget.labels, beta=p.beta)
         elif p.loss == "idk":
@@ -102,7 +113,8 @@ class LUMoE(LLMMethod):
     # ------------------------------------------------------------ inference
     @torch.no_grad()
     def features(self, model, data) -> np.ndarray:
-        """Mean of the frozen base's last hidden state over each prompt's tokens (image tokens included)."""
+        """Mean of the frozen base's last hidden state over each prompt's tokens (image tokens included);
+        the trained router's input."""
         adapter = self._adapter
         out = np.zeros((len(data), 0), dtype=np.float32)
         device = next(model.parameters()).device
@@ -125,3 +137,14 @@ class LUMoE(LLMMethod):
         if not self.experts:
             return [None] * len(data)
         return self.router.route(data, lambda d: self.features(model, d))
+
+
+class LUMoENPO(LUMoE):
+    """The variant this harness ran as LUMoE before following the release: NPO(beta 5) + retain NLL experts
+    and the trained logistic router."""
+
+    @dataclass
+    class Params(LUMoE.Params):
+        loss: str = "npo"
+        retain_weight: float = 1.0
+        router: str = "trained"
