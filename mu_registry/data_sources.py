@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
@@ -72,15 +73,49 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
+class ResumableDownloader:
+    """A ``pooch`` downloader that resumes: the bytes that arrived are kept in ``<file>.part`` and a later
+    attempt asks only for the rest (an HTTP ``Range`` request; a server that ignores it sends everything
+    again). pooch then checks the sha256 of the whole file as usual."""
+
+    def __init__(self, part: Path, progress: bool = True):
+        self.part, self.progress = part, progress
+
+    def __call__(self, url: str, output_file: Any, pooch_obj: Any = None, check_only: bool = False) -> Any:
+        import requests
+        from tqdm import tqdm
+
+        if check_only:
+            return requests.head(url, allow_redirects=True, timeout=30).status_code == 200
+        have = self.part.stat().st_size if self.part.exists() else 0
+        headers = {"Range": f"bytes={have}-"} if have else {}
+        with requests.get(url, headers=headers, stream=True, timeout=30) as resp:
+            if resp.status_code != 416:  # 416: nothing left to send, the part file is whole
+                resp.raise_for_status()
+                resumed = have and resp.status_code == 206
+                total = int(resp.headers.get("content-length", 0)) + (have if resumed else 0)
+                with open(self.part, "ab" if resumed else "wb") as fh, tqdm(
+                        total=total or None, initial=have if resumed else 0, unit="B", unit_scale=True,
+                        disable=not self.progress, desc=self.part.name[:-len(".part")], leave=False) as bar:
+                    for chunk in resp.iter_content(chunk_size=1 << 16):
+                        fh.write(chunk)
+                        bar.update(len(chunk))
+        shutil.copyfile(self.part, output_file)
+        self.part.unlink()
+
+
 def pooch_fetch(url: str, sha256: str, folder: Path, fname: str, *, progress: bool = True,
                 processor: Any = None) -> Any:
-    """``url`` into ``folder/fname`` unless a file with that sha256 is already there; a download whose
-    hash differs is deleted, never used. Errors are one line naming the URL and the folder."""
+    """``url`` into ``folder/fname`` unless a file with that sha256 is already there; an interrupted
+    download resumes (:class:`ResumableDownloader`); a download whose hash differs is deleted, never used.
+    Errors are one line naming the URL and the folder."""
     import pooch
 
+    folder.mkdir(parents=True, exist_ok=True)
+    downloader = ResumableDownloader(folder / f"{fname}.part", progress)
     try:
         return pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=fname, path=folder,
-                              progressbar=progress, processor=processor)
+                              downloader=downloader, processor=processor)
     except ValueError as exc:  # pooch: hash mismatch
         raise MuError(f"{url}: {str(exc).splitlines()[0]}") from None
     except Exception as exc:  # network errors of requests, OSError

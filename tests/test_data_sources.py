@@ -24,13 +24,35 @@ RELEASE = SHARED / "reference" / "mlubench"
 needs_release = pytest.mark.skipif(not RELEASE.exists(), reason="../shared/reference/mlubench is missing")
 
 
+RANGES: list[str] = []  # the Range headers the server was sent
+
+
+class RangeHandler(http.server.SimpleHTTPRequestHandler):
+    """Static files, honouring ``Range: bytes=N-`` as servers of release files do (206 with the rest)."""
+
+    def log_message(self, *args, **kwargs) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        ask = self.headers.get("Range")
+        path = Path(self.translate_path(self.path))
+        if not ask or not path.is_file():
+            return super().do_GET()
+        RANGES.append(ask)
+        data = path.read_bytes()[int(ask.removeprefix("bytes=").rstrip("-")):]
+        self.send_response(206)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
 @pytest.fixture
 def server(tmp_path):
     """Serves tmp_path/www on 127.0.0.1 (a free port); yields (folder, base URL)."""
     www = tmp_path / "www"
     www.mkdir()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
-    handler.log_message = lambda *a, **k: None  # type: ignore[attr-defined]
+    RANGES.clear()
+    handler = functools.partial(RangeHandler, directory=str(www))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -99,6 +121,19 @@ def _images(release: Path) -> set[str]:
     for f in release.rglob("*.json"):
         out.update(r["image"] for r in json.loads(f.read_text()) if r.get("image"))
     return out
+
+
+@needs_release
+def test_an_interrupted_download_resumes_where_it_stopped(server, data_dir):
+    www, url = server
+    sha = _release_zip(www)
+    whole = (www / "MLUBench.zip").read_bytes()
+    folder = data_dir / "mlubench"
+    folder.mkdir(parents=True)
+    (folder / "MLUBench.zip.part").write_bytes(whole[:100_000])  # what arrived before the interruption
+    MLUBench(url=f"{url}/MLUBench.zip", sha256=sha).get(data_dir, progress=False)
+    assert RANGES == ["bytes=100000-"]
+    assert (folder / "MLUBench.zip").read_bytes() == whole and not (folder / "MLUBench.zip.part").exists()
 
 
 @needs_release
