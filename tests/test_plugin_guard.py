@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import json
+import logging
 
 import pytest
 from conftest import PLUGIN_PACKAGES, _pip_install, run_cli, write
+
+import mu_registry.cli as cli
+from mu_registry.registry import Registry
+from mu_registry.runner import RunConfig, Runner
 
 TASK = """\
 task: tiny1
@@ -32,7 +36,8 @@ def _warnings(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("mu-eval: warning:")]
 
 
-def test_unusable_method_classes_are_disabled_one_by_one_with_one_line_each(abstract_site, tmp_path):
+def test_unusable_method_classes_are_disabled_one_by_one_with_one_line_each(
+        abstract_site, tmp_path, with_site, monkeypatch, caplog, capsys):
     res = run_cli("list", "methods", sites=(abstract_site,))
     assert res.returncode == 0, res.stderr
     warned = _warnings(res.stderr)
@@ -46,27 +51,35 @@ def test_unusable_method_classes_are_disabled_one_by_one_with_one_line_each(abst
     names = [line.split()[0] for line in res.stdout.splitlines()]
     assert "halfdone/keep" in names and "neggrad" in names and "halfdone/unfinished" not in names
 
+    # in-process from here (fast): the plugin's site on sys.path, its entry point discovered
+    with_site(abstract_site)
+    monkeypatch.setattr(logging.getLogger("mu_registry"), "propagate", True)
     write(tmp_path / "tasks" / "tiny1.yaml", TASK)
-    res = run_cli("run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks"), "--methods", "all",
-                  "--set", "methods={}", "--output", str(tmp_path / "out"), sites=(abstract_site,))
-    assert res.returncode == 0, res.stderr
-    lazy = [w for w in _warnings(res.stderr) if "halfdone/lazy_unfinished" in w]
-    assert lazy == [prefix + "'halfdone/lazy_unfinished' is disabled: Unfinished cannot be instantiated: abstract "
-                    "method unlearn not implemented"]
-    (run_dir,) = (tmp_path / "out").iterdir()
-    methods = json.loads((run_dir / "results.json").read_text())["tasks"]["tiny1"]["seeds"]["0"]["methods"]
-    assert methods["halfdone/keep"]["status"] == "done" and "neggrad" in methods
+    registry = Registry()
+    caplog.clear()
+    plan = Runner(RunConfig(tasks=["tiny1"], methods=["all"], include_paths=[str(tmp_path / "tasks")]),
+                  registry, run_dir=tmp_path / "run").plan()
+    methods = plan[0][1]
+    assert "halfdone/keep" in methods and "neggrad" in methods
     assert not any(m.startswith("halfdone/") and m != "halfdone/keep" for m in methods)
+    lazy = [r.getMessage() for r in caplog.records if "halfdone/lazy_unfinished" in r.getMessage()]
+    assert lazy == [prefix.removeprefix("mu-eval: warning: ") + "'halfdone/lazy_unfinished' is disabled: "
+                    "Unfinished cannot be instantiated: abstract method unlearn not implemented"]
 
-    res = run_cli("run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks"), "--methods",
-                  "halfdone/unfinished", "--output", str(tmp_path / "out2"), sites=(abstract_site,))
-    assert res.returncode == 2
-    errors = [line for line in res.stderr.splitlines() if line.startswith("mu-eval: error:")]
-    assert errors == ["mu-eval: error: --methods: method 'halfdone/unfinished' of plugin 'halfdone' is disabled: "
-                      "Unfinished cannot be instantiated: abstract method unlearn not implemented"]
+    monkeypatch.setattr(cli, "_registry", lambda: registry)
+    code = cli.main(["run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks"), "--methods",
+                     "halfdone/keep,halfdone/unfinished", "--output", str(tmp_path / "out2")])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mu-eval: error:")]
+    assert code == 2 and errors == [
+        "mu-eval: error: --methods: method 'halfdone/unfinished' of plugin 'halfdone' is disabled: "
+        "Unfinished cannot be instantiated: abstract method unlearn not implemented"]
+    code = cli.main(["run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks"), "--methods",
+                     "halfdone/keep", "--output", str(tmp_path / "out3")])
+    assert code == 0, capsys.readouterr().err
 
 
-def test_a_name_two_plugins_register_is_disabled_and_only_a_run_asking_for_it_fails(clash_site, tmp_path):
+def test_a_name_two_plugins_register_is_disabled_and_only_a_run_asking_for_it_fails(
+        clash_site, tmp_path, with_site, monkeypatch, capsys):
     expected = ("mu-eval: warning: method 'neggrad' is registered by both plugin 'builtin_methods' (mu-registry "
                 "{v}) and plugin 'clash' (mu-clash-plugin 1.2.0); it is disabled (a run that asks for it fails) "
                 "and everything else works; keep one with MU_DISABLE_PLUGINS=clash")
@@ -78,15 +91,19 @@ def test_a_name_two_plugins_register_is_disabled_and_only_a_run_asking_for_it_fa
         assert warned == expected.format(v=version)
     assert "clash/unchanged" in res.stdout and "\nneggrad " not in res.stdout
 
+    with_site(clash_site)  # in-process from here
     write(tmp_path / "tasks" / "tiny1.yaml", TASK)
-    run = ("run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks"))
-    res = run_cli(*run, "--methods", "neggrad", "--output", str(tmp_path / "a"), sites=(clash_site,))
-    assert res.returncode == 2
-    errors = [line for line in res.stderr.splitlines() if line.startswith("mu-eval: error:")]
+    run = ["run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks")]
+    monkeypatch.setattr(cli, "_registry", lambda: Registry())
+    code = cli.main([*run, "--methods", "neggrad", "--output", str(tmp_path / "a")])
+    errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mu-eval: error:")]
+    assert code == 2
     assert errors == ["mu-eval: error: --methods: method 'neggrad' is registered by both plugin 'builtin_methods' and "
                       "plugin 'clash'; disable one with MU_DISABLE_PLUGINS or namespace the name as 'package/neggrad'"]
-    res = run_cli(*run, "--methods", "clash/unchanged", "--output", str(tmp_path / "b"), sites=(clash_site,))
-    assert res.returncode == 0, res.stderr
-    res = run_cli(*run, "--methods", "neggrad", "--output", str(tmp_path / "c"), sites=(clash_site,),
-                  env={"MU_DISABLE_PLUGINS": "clash"})
-    assert res.returncode == 0 and not _warnings(res.stderr), res.stderr
+    code = cli.main([*run, "--methods", "clash/unchanged", "--output", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    monkeypatch.setenv("MU_DISABLE_PLUGINS", "clash")
+    code = cli.main([*run, "--methods", "neggrad", "--output", str(tmp_path / "c")])
+    err = capsys.readouterr().err
+    assert code == 0 and "registered by both" not in err, err
