@@ -329,11 +329,15 @@ class MUBenchTask(Source):
             import datasets
         except ImportError:
             raise MuError("mu-eval data get mubench-* needs datasets: pip install 'mu-registry[hf]'") from None
-        try:
-            datasets.load_dataset(ds.path, ds.name, revision=ds.revision, **dict(ds.load_args or {}))
-        except Exception as exc:
-            raise MuError(f"cannot download Hugging Face dataset {ds.path} ({type(exc).__name__}: {exc})") from None
-        lines.append(f"Hugging Face dataset {ds.path}: in the datasets cache")
+        hub = [(ds.path, ds.name, ds.revision, dict(ds.load_args or {}))]
+        hub += [(x.path, x.name, x.revision, dict(x.load_args or {})) for x in ds.extra_sources.values()
+                if not x.data_files]  # IMDB's out-of-distribution set
+        for path, name, revision, load_args in hub:
+            try:
+                datasets.load_dataset(path, name, revision=revision, **load_args)
+            except Exception as exc:
+                raise MuError(f"cannot download Hugging Face dataset {path} ({type(exc).__name__}: {exc})") from None
+            lines.append(f"Hugging Face dataset {path}: in the datasets cache")
         return lines
 
     def check(self, root: Path) -> list[str]:

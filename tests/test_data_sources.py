@@ -182,3 +182,21 @@ def test_an_offline_run_of_the_real_suites_names_the_expanded_path_and_the_comma
     assert err == [f"mu-eval: error: MLUBench release folder {data_dir / 'mlubench' / 'MLUBench'} not found "
                    "($MLUBENCH_DIR is not set); get it with `mu-eval data get mlubench` (or set $MLUBENCH_DIR to "
                    "the unzipped release)"]
+
+
+IDS = SHARED / "reference" / "mubench-forget-ids"
+
+
+@pytest.mark.skipif(not IDS.exists(), reason="../shared/reference/mubench-forget-ids is missing")
+def test_mubench_forget_lists_in_the_data_folder_are_checked_against_the_tasks_checksums(data_dir, capsys):
+    import shutil
+
+    target = data_dir / "mubench-forget-ids"
+    assert main(["data", "check", "mubench-ucf101"]) == 1
+    assert len(capsys.readouterr().err.splitlines()) == 10  # one line per missing per-ratio mask
+    shutil.copytree(IDS, target)
+    for task in ("mubench-imdb", "mubench-ucf101", "mubench-ddi2013"):
+        assert main(["data", "check", task]) == 0, capsys.readouterr().err
+    (target / "imdb.txt").write_text((IDS / "imdb.txt").read_text() + "1\n")
+    assert main(["data", "check", "mubench-imdb"]) == 1
+    assert capsys.readouterr().err.startswith(f"mu-eval: problem: {target / 'imdb.txt'}: sha256 differs")
