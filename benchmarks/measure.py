@@ -16,6 +16,17 @@ import torch
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
+def trim() -> None:
+    """Give freed heap memory back to the system (glibc), so that memory a measured call reuses from an
+    earlier call's freed blocks counts again in its resident size."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def rss() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * PAGE
@@ -33,6 +44,7 @@ def measure(repeats: int, fn: Callable[[], Any]) -> Measured:
     times, peaks, out = [], [], None
     gpu = torch.cuda.is_available()
     for _ in range(repeats):
+        trim()
         start_rss = rss()
         peak = [start_rss]
         stop = threading.Event()

@@ -68,6 +68,11 @@ def test_reuse_path_gives_the_plain_paths_answers_with_and_without_images():
     assert len(set(texts)) > 3  # the comparison is not between constant answers
     _same_answers(fast, plain, data)
     assert fast.prefixes.hits > 0 and fast.features.hits == 0
+    # a reference answer the model generates itself: scored from the generation pass, the same NLL
+    greedy = data.with_answers([TOKENS.encode(t)[:4] for t in texts], [t[:4] for t in texts])
+    hits = fast.greedy_hits
+    np.testing.assert_allclose(fast.loglikelihood(greedy), plain.loglikelihood(greedy), rtol=1e-4, atol=1e-4)
+    assert fast.greedy_hits > hits
     # image rows only, text rows only, and duplicated rows (computed once)
     for part in (data.where(data.has_image), data.where(~data.has_image), data.take([0, 1, 0, 5, 1])):
         engine = TransformersEngine(adapter, model, device=CPU, batch_size=3)

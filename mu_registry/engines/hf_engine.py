@@ -22,8 +22,11 @@ Two paths give the same answers (tested: greedy text and chosen options equal, s
     image content and vision-tower fingerprint (the tower is frozen in every method here; the fingerprint
     notices any change), the projector (which a method may train) runs on every call;
   * **less waste in a batch**: greedy decoding written out (no logits processors), the last position's
-    logits only, a batch stops when every row has emitted the end token or holds a stop string, and no
-    forward pass is run for a token past ``max_new_tokens``.
+    logits only, a row leaves the batch once it has emitted the end token or holds a stop string (its
+    cache rows dropped), and no forward pass is run for a token past ``max_new_tokens``;
+  * **the generation pass scores the reference**: the log-probability of every generated token is kept,
+    so a reference answer the model generates itself under these weights (end token included) gets its
+    NLL from generation without a likelihood pass.
 
 Both paths run under ``torch.inference_mode``. Multiple choice shares the prompt in both: one pass over
 the prompts fills the KV cache, which is repeated once per option, and every option of every question is
@@ -136,6 +139,8 @@ class TransformersEngine(EvalEngine):
         self._digests = TensorDigests()
         self._tower_digests = TensorDigests()
         self._memo: OrderedDict[tuple, Any] = OrderedDict()
+        self._greedy: OrderedDict[tuple, tuple[list[int], list[float]]] = OrderedDict()
+        self.greedy_hits = 0
         self.memo_limit = 1_000_000
         self.memo_hits = 0
         self.rows_computed = 0
@@ -422,6 +427,14 @@ class TransformersEngine(EvalEngine):
         return out
 
     def _reuse_loglikelihood(self, data: EncodedQA, adapter: str | None, batch_size: int) -> np.ndarray:
+        out, todo = self._from_greedy(data, adapter)
+        if not todo:
+            return out
+        rest = data.take(todo)
+        out[todo] = self._scored_loglikelihood(rest, adapter, batch_size)
+        return out
+
+    def _scored_loglikelihood(self, data: EncodedQA, adapter: str | None, batch_size: int) -> np.ndarray:
         out = np.zeros(len(data), dtype=np.float64)
         state = self._state(adapter)
         parts = llava_parts(self.module)
@@ -550,40 +563,68 @@ class TransformersEngine(EvalEngine):
 
     def _reuse_generate(self, data: EncodedQA, max_new_tokens: int, stop: tuple[str, ...], adapter: str | None,
                         batch_size: int) -> list[str]:
-        """Greedy decoding as ``generate`` does it without logits processors: argmax of the last position,
-        finished rows fed the pad token, the batch stopped when every row has the end token or a stop string,
-        no forward pass after the last allowed token."""
+        """Greedy decoding as ``generate`` does it without logits processors: argmax of the last position, a
+        row finished at the end token or a stop string, no forward pass after the last allowed token. Finished
+        rows leave the batch (their cache rows are dropped) instead of being fed padding to the end, and the
+        log-probability of every generated token is kept: a reference answer the model would itself generate
+        is scored from it (``loglikelihood``) without another pass."""
         out = [""] * len(data)
         state = self._state(adapter)
         parts = llava_parts(self.module)
-        eos, pad = self.adapter.eos_id, self.adapter.pad_id
+        eos = self.adapter.eos_id
         cache_kw = self._cache_kw()
+        row_keys = self._row_keys(data, lambda _: None)
         for rows, n in self._plan(data, batch_size, [len(p) for p in data.prompts]):
             filled = self._prefill(data, rows, n, state, parts)
             cache, mask, logits = filled.cache, filled.mask, filled.last
             position = mask.sum(-1, keepdim=True)
-            done = torch.zeros(len(rows), dtype=torch.bool, device=self.device)
-            tokens: list[torch.Tensor] = []
+            active = list(range(len(rows)))  # batch rows still generating, in cache order
+            tokens: list[list[int]] = [[] for _ in rows]
+            logps: list[list[float]] = [[] for _ in rows]
             for step in range(max_new_tokens):
-                nxt = logits.argmax(-1).masked_fill(done, pad)
-                tokens.append(nxt)
-                done |= nxt == eos
-                if stop:
-                    so_far = torch.stack(tokens, 1).cpu().tolist()
-                    for i in torch.nonzero(~done).flatten().tolist():
-                        if any(s in self.adapter.decode(so_far[i]) for s in stop):
-                            done[i] = True
-                if bool(done.all()) or step == max_new_tokens - 1:
+                nxt = logits.argmax(-1)
+                lp = logits.float().log_softmax(-1).gather(1, nxt[:, None])[:, 0]
+                still = []
+                for j, (i, t, v) in enumerate(zip(active, nxt.tolist(), lp.tolist())):
+                    tokens[i].append(t)
+                    logps[i].append(v)
+                    finished = t == eos or (stop and any(s in self.adapter.decode(tokens[i]) for s in stop))
+                    if not finished:
+                        still.append(j)
+                if not still or step == max_new_tokens - 1:
                     break
-                mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=mask.dtype, device=self.device)], 1)
+                if len(still) < len(active):
+                    keep = torch.tensor(still, device=self.device)
+                    cache.batch_select_indices(keep)
+                    mask, position, nxt = mask[keep], position[keep], nxt[keep]
+                    active = [active[j] for j in still]
+                mask = torch.cat([mask, torch.ones((len(active), 1), dtype=mask.dtype, device=self.device)], 1)
                 step_out = self.module(input_ids=nxt[:, None], attention_mask=mask, position_ids=position,
                                        use_cache=True, **{cache_kw: cache})
                 cache, logits = _cache_of(step_out), step_out.logits[:, -1]
                 position = position + 1
-            generated = torch.stack(tokens, 1).cpu().tolist()
-            for r, ids in zip(rows, generated):
-                out[r] = self._finish(ids, stop)
+            for i, r in enumerate(rows):
+                out[r] = self._finish(tokens[i], stop)
+                self._greedy[(state, row_keys[r])] = (tokens[i], logps[i])
+            while len(self._greedy) > self.memo_limit:
+                self._greedy.popitem(last=False)
         return out
+
+    def _from_greedy(self, data: EncodedQA, adapter: str | None) -> tuple[np.ndarray, list[int]]:
+        """Answer NLLs read from kept greedy log-probabilities where the reference answer (end token
+        included) is what the model generated under these weights; the rows that need a pass."""
+        state = self._state(adapter)
+        nll = np.zeros(len(data))
+        todo = []
+        for i, key in enumerate(self._row_keys(data, lambda _: None)):
+            got = self._greedy.get((state, key))
+            answer = data.answers[i]
+            if got is not None and answer and got[0][:len(answer)] == list(answer):
+                nll[i] = -float(np.mean(got[1][:len(answer)]))
+                self.greedy_hits += 1
+            else:
+                todo.append(i)
+        return nll, todo
 
     def _stop_criteria(self, stop: tuple[str, ...], prompt_width: int):
         from transformers import StoppingCriteria, StoppingCriteriaList
