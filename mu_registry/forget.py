@@ -67,7 +67,8 @@ def split_requests(forget_ids: np.ndarray, labels_by_id: dict[int, int], cfg: Re
         classes = sorted({labels_by_id[int(i)] for i in forget_ids})
         if cfg.count != len(classes):
             raise ConfigError(source, "requests.count",
-                              f"split 'by_class' makes one request per forgotten class ({len(classes)}), got {cfg.count}")
+                              f"split 'by_class' makes one request per forgotten class ({len(classes)}), "
+                              f"got {cfg.count}")
         return [np.sort(np.array([i for i in forget_ids if labels_by_id[int(i)] == c], dtype=np.int64))
                 for c in classes]
     if cfg.count > len(forget_ids):

@@ -79,7 +79,8 @@ def wrap(adapter: Any, module: nn.Module, *, batch_size: int | str = "auto", max
                 max_batch_size=max_batch_size, device=device)
 
 
-def run(adapter: Any, module: nn.Module, tasks: list[str], *, include_paths: list[str | Path] = (),  # type: ignore[assignment]
+def run(adapter: Any, module: nn.Module, tasks: list[str], *,
+        include_paths: list[str | Path] = (),  # type: ignore[assignment]
         num_fewshot: int | None = None, limit: int | float | None = None, batch_size: int | str = "auto",
         seed: int = 0) -> dict[str, dict[str, float]]:
     """``{task: {metric: value}}`` for ``module`` as it is now (metric names as lm-eval reports them,

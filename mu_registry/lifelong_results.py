@@ -35,7 +35,8 @@ def _requests(task: dict[str, Any], method: str) -> list[list[dict[str, Any]]]:
 def _summary_columns(task: dict[str, Any]) -> tuple[tuple[str, str], ...]:
     """The summary columns, with lm-eval's general benchmark where the task ran one, and the judge that
     gave the forget quality beside it."""
-    ran = any("general_benchmark" in (s.get("original") or {}).get("summary", {}) for s in task.get("seeds", {}).values())
+    ran = any("general_benchmark" in (s.get("original") or {}).get("summary", {})
+              for s in task.get("seeds", {}).values())
     judge = judge_label(task.get("judge"))
     columns = tuple((k, f"{h} [{judge}]" if judge and k == "forget_quality" else h) for k, h in SUMMARY)
     return columns + ((("general_benchmark", "lm-eval general"),) if ran else ())

@@ -26,7 +26,7 @@ log = logging.getLogger("mu_registry")
 
 KINDS = ("methods", "models", "metrics", "datasets", "judges", "routers", "tasks")
 _SINGULAR = {"methods": "method", "models": "model", "metrics": "metric", "datasets": "dataset builder",
-            "judges": "judge", "routers": "router", "tasks": "task path"}
+             "judges": "judge", "routers": "router", "tasks": "task path"}
 
 
 @dataclass

@@ -72,7 +72,8 @@ def build_task(loaded: LoadedTask, registry: Registry, *, limit: int | None = No
                                   f"column '{col}' is not in split '{role}' (has: {', '.join(split.columns)})")
         if cfg.columns.label not in split.columns:
             raise ConfigError(src, "columns.label",
-                              f"column '{cfg.columns.label}' is not in split '{role}' (has: {', '.join(split.columns)})")
+                              f"column '{cfg.columns.label}' is not in split '{role}' "
+                              f"(has: {', '.join(split.columns)})")
         cap = cfg.dataset.max_examples.get(role)
         if limit is not None:
             cap = min(cap, limit) if cap is not None else limit

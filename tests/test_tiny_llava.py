@@ -31,7 +31,8 @@ def _batches(split, entities):
     pairs, images = [], []
     for i in rows:
         mm = split.columns["form"][i] == "multimodal"
-        pairs.append(V.encode_qa(split.columns["question"][i], split.columns["answer"][i], image_tokens=16 if mm else 0))
+        pairs.append(V.encode_qa(split.columns["question"][i], split.columns["answer"][i],
+                                 image_tokens=16 if mm else 0))
         images.append(split.columns["image"][i])
     batch = V.collate(pairs)
     has_image = np.asarray([split.columns["form"][i] == "multimodal" for i in rows])

@@ -51,7 +51,8 @@ def _load(root: str, categories: tuple[str, ...], max_per_class: int) -> tuple[l
     return texts, np.asarray(labels, dtype=np.int64)
 
 
-def fortunes(categories: list[str] | None = None, max_per_class: int = 500, root: str | None = None) -> dict[str, Split]:
+def fortunes(categories: list[str] | None = None, max_per_class: int = 500,
+             root: str | None = None) -> dict[str, Split]:
     """Splits 'train'/'test' with columns 'text' (str) and 'label' (index into ``categories``)."""
     root = root or os.environ.get("MU_FORTUNES_DIR") or DEFAULT_ROOT
     texts, labels = _load(str(root), tuple(categories or NEUTRAL), int(max_per_class))

@@ -32,7 +32,9 @@ def _statement(a: int, b: int, want_true: bool, rng: np.random.Generator) -> str
     says_larger = larger if want_true else not larger
     if a == b:  # neither is larger: "left is larger" is false
         return "The left digit is smaller than the right one." if not want_true else "The two digits are equal."
-    return "The left digit is larger than the right one." if says_larger else "The left digit is smaller than the right one."
+    if says_larger:
+        return "The left digit is larger than the right one."
+    return "The left digit is smaller than the right one."
 
 
 def image_pairs(count: int = 1500, seed: int = 0) -> dict[str, Split]:
