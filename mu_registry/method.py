@@ -161,7 +161,10 @@ class Method(ABC):
                 raise MuError(f"{context}unknown parameter '{key}' for method {cls.__name__}"
                               + (f" (did you mean {hint}?)" if hint else f"; parameters: {known}"))
             clean[key] = _coerce(value, fields[key], context)
-        params = cls.Params(**clean)
+        try:
+            params = cls.Params(**clean)
+        except MuError as exc:  # a value a Params.__post_init__ refuses (label_rule, preset, reduction)
+            raise MuError(f"{context}{exc}") from None
         for name in fields:  # a learning rate <= 0 would reach the optimiser's own ValueError
             value = getattr(params, name, None)
             if _is_learning_rate(name) and isinstance(value, (int, float)) and not isinstance(value, bool) \

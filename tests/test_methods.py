@@ -380,3 +380,8 @@ def F_logsig(x: float) -> float:
     import math
 
     return -math.log1p(math.exp(-x))
+
+
+def test_a_refused_value_names_the_method():
+    with pytest.raises(MuError, match="^method 'salun': parameter 'label_rule' must be one of"):
+        SalUn.make_params({"label_rule": "x"}, context="method 'salun': ")
