@@ -40,6 +40,21 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.delenv("MU_DISABLE_PLUGINS", raising=False)
 
 
+@pytest.fixture(autouse=True)
+def restore_mu_logger():
+    """``cli.main`` called in-process points the mu_registry logger at that test's (captured) stderr, stops
+    propagation and renames levels; put it all back so later tests' warnings reach caplog as before."""
+    import logging
+
+    logger = logging.getLogger("mu_registry")
+    saved = (logger.handlers[:], logger.propagate, logger.level)
+    names = {level: logging.getLevelName(level) for level in (logging.WARNING, logging.INFO)}
+    yield
+    logger.handlers[:], logger.propagate, logger.level = saved[0], saved[1], saved[2]
+    for level, name in names.items():  # cli renames WARNING to "warning" for its one-line format
+        logging.addLevelName(level, name)
+
+
 @pytest.fixture
 def with_site(monkeypatch):
     """Put plugin site folders on sys.path for in-process registries."""
