@@ -1,8 +1,9 @@
 """Distance to the retrain reference: |acc(model) - acc(retrain)| per set, and their average.
 
-The "Avg. Gap" of the MU literature (e.g. Fan et al., 2024) averages the
-forget, retain and test gaps; lower is better, 0 is indistinguishable from
-retraining without the forget set.
+``gap_to_retrain`` averages the forget, retain and test accuracy gaps: this project's three-term
+variant of the "Avg. Gap" of the MU literature. SalUn's Avg. Gap (Fan et al., ICLR 2024) also averages
+the MIA-Efficacy gap: that four-term form is ``gap_to_retrain_salun``. Lower is better; 0 is
+indistinguishable from retraining without the forget set.
 """
 
 from __future__ import annotations
