@@ -43,7 +43,8 @@ def _requests(results: dict, method: str) -> list[dict]:
 
 def _run(run_dir: Path, folder: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(HERE / "helpers" / "crashing_run.py"), str(run_dir), str(folder),
-                           "--lifelong", *extra], env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600)
+                           "--lifelong", *extra], env={**os.environ, **(env or {})}, capture_output=True, text=True,
+                          timeout=600)
 
 
 def test_a_lifelong_run_killed_mid_way_resumes_to_identical_results(tmp_path):
