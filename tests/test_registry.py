@@ -27,7 +27,7 @@ def test_builtins_come_through_the_entry_point_group():
         "small_cnn", "mlp", "hf_image", "hf_text", "hf_audio", "hf_video", "hf_vilt_pair", "tiny_llava", "hf_llava",
         "smollm2_llava"]
     assert reg.plugins["builtin_metrics"].registered["judges"] == ["rule", "openai_compatible"]
-    assert reg.plugins["builtin_methods"].registered["routers"] == ["oracle", "trained"]
+    assert reg.plugins["builtin_methods"].registered["routers"] == ["entity", "oracle", "trained"]
 
 
 def test_third_party_plugin_is_discovered(example_site, with_site):
