@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="run the cells of SWEEP_DIR that did not finish, then merge again")
 
     ls = sub.add_parser("list", help="list registered tasks, groups, methods, models, metrics or datasets")
-    ls.add_argument("kind", choices=["tasks", "groups", "methods", "models", "metrics", "datasets", "judges", "routers"])
+    ls.add_argument("kind", choices=["tasks", "groups", "methods", "models", "metrics", "datasets", "judges",
+                                     "routers"])
     ls.add_argument("--include-path", action="append", default=[])
 
     sub.add_parser("plugins", help="show each plugin, its version and what it registered")
@@ -331,7 +332,8 @@ def cmd_list(args: argparse.Namespace) -> int:
                 except ConfigError as exc:
                     rows.append((name, "INVALID", tf.source, str(exc)))
         else:
-            rows = [(name, ",".join(index.load_group(name).task), gf.source) for name, gf in sorted(index.groups.items())]
+            rows = [(name, ",".join(index.load_group(name).task), gf.source)
+                    for name, gf in sorted(index.groups.items())]
     else:
         rows = []
         for name in registry.names(args.kind):

@@ -206,6 +206,7 @@ def _coerce(value: Any, f: dataclasses.Field, context: str) -> Any:
         raise MuError(f"{context}parameter '{f.name}' expects {typ}, got '{value}'") from None
     return value
 
+
 def _check_type(value: Any, f: dataclasses.Field, context: str) -> Any:
     typ = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
     optional = typ.endswith(" | None")

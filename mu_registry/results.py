@@ -103,8 +103,8 @@ def render_task(name: str, task: dict[str, Any]) -> str:
              f"examples in {nreq} request{'s' if nreq > 1 else ''}, seeds {', '.join(task.get('seeds', {}))}")
     widths = [max(len(h), *(len(r[i]) for r in table)) if table else len(h) for i, h in enumerate(header)]
     group_line = _group_line(groups, widths)
-    lines = [title] + ([group_line] if group_line.strip() else []) + ["  ".join(h.ljust(w) for h, w in zip(header, widths)),
-             "  ".join("-" * w for w in widths)]
+    lines = [title] + ([group_line] if group_line.strip() else [])
+    lines += ["  ".join(h.ljust(w) for h, w in zip(header, widths)), "  ".join("-" * w for w in widths)]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in table]
     return "\n".join(lines)
 

@@ -153,8 +153,8 @@ def test_imdb_loads_its_ood_set_from_another_dataset(monkeypatch, tmp_path):
 
     def csv(path, n):
         labels = rng.integers(0, 2, n)
-        path.write_text("text,label\n" + "".join(f"\"{WORDS[int(y)]} film {i}\",{int(y)}\n" for i, y in
-                                                   enumerate(labels)))
+        rows = "".join(f"\"{WORDS[int(y)]} film {i}\",{int(y)}\n" for i, y in enumerate(labels))
+        path.write_text("text,label\n" + rows)
         return str(path)
 
     overrides = {
@@ -278,8 +278,8 @@ def test_cifar100_schema_runs_on_an_imagefolder(tmp_path):
         "model_type": "vit", "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
         "intermediate_size": 64, "image_size": 8, "patch_size": 4, "num_channels": 3}},
         "train": {"epochs": 5, "batch_size": 16, "lr": 0.003, "optimizer": "adamw"}}
-    overrides = {"dataset.path": "imagefolder", "dataset.data_files": {"train": str(tmp_path / "train" / "**"),
-                                                                      "test": str(tmp_path / "test" / "**")},
+    overrides = {"dataset.path": "imagefolder",
+                 "dataset.data_files": {"train": str(tmp_path / "train" / "**"), "test": str(tmp_path / "test" / "**")},
                  "columns": {"inputs": ["image"], "label": "label"}, "num_classes": 2, "model": vit,
                  "forget": {"strategy": "random", "ratio": 0.1}}
     results = _run(["mubench-cifar100"], tmp_path, overrides, methods=("neggrad",))

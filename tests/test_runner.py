@@ -126,6 +126,6 @@ def test_a_bad_method_parameter_fails_before_any_training(tmp_path):
     result = run_cli("run", "--tasks", "mlubench-mini", "--methods", "lumoe", "--method-args", "lumoe.loss=xyz",
                      "--output", str(tmp_path / "out"), env={"MU_CACHE_DIR": str(tmp_path / "cache")})
     assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == ["mu-eval: error: method 'lumoe': loss must be one of refusal, npo, gd, "
-                                                  "ga, idk, got 'xyz'"]
+    assert result.stderr.strip().splitlines() == [
+        "mu-eval: error: method 'lumoe': loss must be one of refusal, npo, gd, ga, idk, got 'xyz'"]
     assert not (tmp_path / "cache" / "models").exists()  # nothing was trained
