@@ -23,15 +23,20 @@ from .atomic import atomic_write_json
 from .qa import EncodedQA
 
 
+def hash_tensor(h: Any, name: str, tensor: torch.Tensor) -> None:
+    """Feed one named tensor (name, dtype, shape, bytes) into the hash ``h``."""
+    t = tensor.detach().cpu().contiguous()
+    h.update(name.encode())
+    h.update(f"{t.dtype}{tuple(t.shape)}".encode())
+    h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+
+
 def weights_fingerprint(model: nn.Module) -> str:
     """sha256 over every tensor of the state dict (names, dtypes, shapes, bytes): the base weights and every
     adapter. Which adapter answers is part of the request (the route), not of the fingerprint."""
     h = hashlib.sha256()
     for name, tensor in sorted(model.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        h.update(name.encode())
-        h.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        hash_tensor(h, name, tensor)
     return h.hexdigest()[:32]
 
 

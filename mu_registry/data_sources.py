@@ -18,7 +18,6 @@ task reads when ``$MLUBENCH_DIR`` is unset), ``pulse`` into ``<data>/pulse/MLLMU
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -28,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import MuError
-from .paths import cache_dir, expand_path
+from .paths import cache_dir, expand_path, sha256_file
 
 MLUBENCH_REPO = "lihe-maxsize/Lifelong_Unlearning_main"
 MLUBENCH_COMMIT = "35b069889d89eb3b9705ec9196935a5775858096"  # "Add files via upload" of MLUBench.zip
@@ -63,14 +62,6 @@ def mlubench_release_dir() -> Path:
 def mllmu_local_dir() -> Path:
     """Where ``mu-eval data get pulse`` puts MLLMU-Bench's parquet folders."""
     return data_root() / "pulse" / "MLLMU-Bench"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class ResumableDownloader:

@@ -16,16 +16,11 @@ puts them) and the cache. Downloads go through ``pooch`` (see
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 from .errors import ConfigError, MuError
-from .paths import cache_dir, expand_path
-
-
-def sha256_file(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+from .paths import cache_dir, expand_path, sha256_file
 
 
 def check_ids_spec(spec: str | None, *, base: Path, source: str) -> Path | None:

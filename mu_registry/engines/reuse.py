@@ -27,16 +27,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..answer_cache import hash_tensor
 from .base import ACTIVE
 
 
 def tensor_digest(name: str, t: torch.Tensor) -> str:
     h = hashlib.sha256()
-    data = t.detach().cpu().contiguous()
-    h.update(name.encode())
-    h.update(f"{data.dtype}{tuple(data.shape)}".encode())
-    if data.numel():
-        h.update(data.view(torch.uint8).numpy().tobytes())
+    hash_tensor(h, name, t)
     return h.hexdigest()[:32]
 
 
