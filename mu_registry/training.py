@@ -126,6 +126,44 @@ def lr_schedule(opt: torch.optim.Optimizer, total: int, warmup_ratio: float = 0.
     return torch.optim.lr_scheduler.LambdaLR(opt, factor)
 
 
+#: per-step learning-rate schedules an unlearning method can run (its ``lr_schedule`` parameter)
+LR_SCHEDULES = ("constant", "linear")
+
+
+def check_lr_schedule(name: str) -> None:
+    if name not in LR_SCHEDULES:
+        from .errors import MuError
+
+        raise MuError(f"parameter 'lr_schedule' must be one of {', '.join(LR_SCHEDULES)}, got '{name}'")
+
+
+def num_batches(rows: int, batch_size: int) -> int:
+    """Batches in one pass over ``rows`` rows (the last one may be short, as a DataLoader without drop_last)."""
+    return max(1, math.ceil(rows / batch_size))
+
+
+def linear_decay_factor(step: int, total_steps: int) -> float:
+    """The learning-rate factor of the ``step``-th optimiser update (from 0) under linear decay to zero with
+    no warm-up: Hugging Face transformers' ``get_linear_schedule_with_warmup`` with ``num_warmup_steps=0``
+    (``huggingface/transformers`` at ad1fc963, ``src/transformers/optimization.py``,
+    ``_get_linear_schedule_with_warmup_lr_lambda``: ``max(0, (total - step) / max(1, total))``), the
+    Trainer's default ``lr_scheduler_type`` and what MU-Bench's unlearning runs use (``warmup_steps: 0``
+    in every ``experiment/*/gen_config.py`` of ``CLU-UML/MU-Bench`` at 48f5c7b)."""
+    return max(0.0, (total_steps - step) / max(1, total_steps))
+
+
+def unlearning_schedule(opt: torch.optim.Optimizer, name: str,
+                        total_steps: int) -> torch.optim.lr_scheduler.LambdaLR:
+    """The per-step schedule of an unlearning method's optimiser; call ``.step()`` after every
+    ``opt.step()``. ``constant``: the configured rate throughout. ``linear``: update k (k = 0 .. total-1)
+    uses ``lr * (total - k) / total`` (:func:`linear_decay_factor`); ``total_steps`` is the number of
+    optimiser updates the method will make (HF's ``num_training_steps``: batches per epoch x epochs)."""
+    check_lr_schedule(name)
+    if name == "linear":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: linear_decay_factor(step, total_steps))
+    return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
+
+
 def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: torch.device, steps_per_epoch: int,
                 batches: Callable[[torch.Generator], Iterator[Any]], loss: Callable[[Any], torch.Tensor],
                 desc: str = "train") -> nn.Module:

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from mu_registry import Method, UnlearnContext
-from mu_registry.training import make_optimizer
+from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
 
 
 def distill_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -41,11 +41,17 @@ class BadTeacher(Method):
         temperature: float = 1.0
         optimizer: str = "adam"
         weight_decay: float = 0.0
+        #: "constant", or "linear" decay to zero over all updates (MU-Bench's Trainer)
+        lr_schedule: str = "constant"
+
+        def __post_init__(self) -> None:
+            check_lr_schedule(self.lr_schedule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         bad_teacher = ctx.random_model(ctx.seed + 1).eval()
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(len(ctx.forget), p.batch_size))
         retain_stream = ctx.cycle(ctx.retain, batch_size=p.batch_size)
         for _ in range(p.epochs):
             for f in ctx.batches(ctx.forget, batch_size=p.batch_size):
@@ -56,5 +62,6 @@ class BadTeacher(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
             ctx.end_epoch()
         return ctx.model

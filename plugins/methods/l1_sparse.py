@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from mu_registry import Method, UnlearnContext
-from mu_registry.training import make_optimizer
+from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
 
 
 def l1_norm(model: torch.nn.Module) -> torch.Tensor:
@@ -49,11 +49,17 @@ class L1Sparse(Method):
         optimizer: str = "sgd"
         momentum: float = 0.9
         weight_decay: float = 5e-4
+        #: "constant" (Sparse's FT.py), or "linear" decay to zero over all updates (MU-Bench's Trainer)
+        lr_schedule: str = "constant"
+
+        def __post_init__(self) -> None:
+            check_lr_schedule(self.lr_schedule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay,
                              momentum=p.momentum)
+        sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(len(ctx.retain), p.batch_size))
         for epoch in range(p.epochs):
             gamma_e = l1_weight(p.gamma, epoch, p.epochs, p.no_l1_epochs)
             for r in ctx.batches(ctx.retain, batch_size=p.batch_size):
@@ -63,5 +69,6 @@ class L1Sparse(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
             ctx.end_epoch()
         return ctx.model

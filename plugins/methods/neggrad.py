@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import torch.nn.functional as F
 
 from mu_registry import Method, UnlearnContext
-from mu_registry.training import make_optimizer
+from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
 
 
 class NegGrad(Method):
@@ -32,15 +32,22 @@ class NegGrad(Method):
         batch_size: int = 32
         optimizer: str = "adam"
         weight_decay: float = 0.0
+        #: "constant", or "linear" decay to zero over all updates (MU-Bench's Trainer)
+        lr_schedule: str = "constant"
+
+        def __post_init__(self) -> None:
+            check_lr_schedule(self.lr_schedule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(len(ctx.forget), p.batch_size))
         for _ in range(p.epochs):
             for batch in ctx.batches(ctx.forget, batch_size=p.batch_size):
                 loss = -F.cross_entropy(ctx.logits(batch), batch.labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
             ctx.end_epoch()
         return ctx.model

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.training import make_optimizer
+from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
 
 
 def npo_loss(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, beta: float,
@@ -45,14 +45,18 @@ class NPO(Method):
         optimizer: str = "adam"
         weight_decay: float = 0.0
         reduction: str = "per_example"
+        #: "constant", or "linear" decay to zero over all updates (MU-Bench's Trainer)
+        lr_schedule: str = "constant"
 
         def __post_init__(self) -> None:
             if self.reduction not in ("per_example", "batch_mean"):
                 raise MuError(f"parameter 'reduction' must be per_example or batch_mean, got '{self.reduction}'")
+            check_lr_schedule(self.lr_schedule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(len(ctx.forget), p.batch_size))
         for _ in range(p.epochs):
             for f in ctx.batches(ctx.forget, batch_size=p.batch_size):
                 with torch.no_grad():
@@ -61,5 +65,6 @@ class NPO(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
             ctx.end_epoch()
         return ctx.model

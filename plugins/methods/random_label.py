@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from mu_registry import Method, MuError, UnlearnContext
 from mu_registry.model import EncodedSplit
-from mu_registry.training import make_optimizer
+from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
 
 LABEL_RULES = ("uniform", "next", "uniform_wrong")
 
@@ -86,18 +86,24 @@ class RandomLabel(Method):
         retain: bool = True
         optimizer: str = "adam"
         weight_decay: float = 0.0
+        #: "constant", or "linear" decay to zero over all updates (MU-Bench's Trainer)
+        lr_schedule: str = "constant"
 
         def __post_init__(self) -> None:
             check_label_rule(self.label_rule)
+            check_lr_schedule(self.lr_schedule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        rows = len(ctx.forget) + (len(ctx.retain) if p.retain else 0)
+        sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(rows, p.batch_size))
         for epoch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, p.retain):
             for batch in epoch:
                 loss = F.cross_entropy(ctx.logits(batch), batch.labels)
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
             ctx.end_epoch()
         return ctx.model

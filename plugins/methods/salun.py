@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from mu_registry import Method, UnlearnContext
-from mu_registry.training import make_optimizer
+from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
 
 from .random_label import check_label_rule, relabelled_epochs
 
@@ -73,9 +73,12 @@ class SalUn(Method):
         label_rule: str = "uniform"
         optimizer: str = "adam"
         weight_decay: float = 0.0
+        #: "constant", or "linear" decay to zero over all updates (MU-Bench's Trainer)
+        lr_schedule: str = "constant"
 
         def __post_init__(self) -> None:
             check_label_rule(self.label_rule)
+            check_lr_schedule(self.lr_schedule)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
@@ -83,6 +86,8 @@ class SalUn(Method):
         named = dict(ctx.model.named_parameters())
         theta0 = {n: named[n].detach().clone() for n in mask}
         opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        rows = len(ctx.forget) + (len(ctx.retain) if True else 0)
+        sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(rows, p.batch_size))
         for epoch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, retain=True):
             for batch in epoch:
                 loss = F.cross_entropy(ctx.logits(batch), batch.labels)
@@ -92,6 +97,7 @@ class SalUn(Method):
                     if named[name].grad is not None:
                         named[name].grad.mul_(m)
                 opt.step()
+                sched.step()
                 with torch.no_grad():
                     for name, m in mask.items():
                         named[name].mul_(m).add_(theta0[name] * (1 - m))

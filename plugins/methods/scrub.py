@@ -12,8 +12,9 @@ D_f while ``e <= max_steps``, then a *min-step* pass over D_r::
     KL_T(t ‖ s) = T² · Σ softmax(t/T) · (log softmax(t/T) - log softmax(s/T)) / batch    (DistillKL)
 
 with the learning rate multiplied by ``lr_decay_rate`` once for every entry of ``lr_decay_epochs``
-that e exceeds. ``preset`` picks one of the paper's two configurations; any parameter given explicitly
-overrides it:
+that e exceeds (``lr_schedule: linear`` further decays it linearly to zero over all updates, as
+MU-Bench's Trainer does; both presets are ``constant``). ``preset`` picks one of the paper's two
+configurations; any parameter given explicitly overrides it:
 
 * ``large_scale`` (``large_scale_unlearning.ipynb``, the default): SGD (momentum 0.9, weight decay 5e-4),
   lr 5e-4, alpha 0.001, gamma 0.99, T 4, 3 epochs, 2 max-steps, forget batch 512, retain batch 256,
@@ -33,17 +34,19 @@ import torch
 import torch.nn.functional as F
 
 from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.training import make_optimizer
+from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
 
 from .bad_teacher import distill_kl
 
 PRESETS: dict[str, dict[str, Any]] = {
     "large_scale": {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "weight_decay": 5e-4, "alpha": 0.001,
                     "gamma": 0.99, "kd_T": 4.0, "epochs": 3, "max_steps": 2, "forget_batch_size": 512,
-                    "retain_batch_size": 256, "lr_decay_epochs": [3, 5, 9], "lr_decay_rate": 0.1},
+                    "retain_batch_size": 256, "lr_decay_epochs": [3, 5, 9], "lr_decay_rate": 0.1,
+                    "lr_schedule": "constant"},
     "small_scale": {"optimizer": "adam", "lr": 5e-4, "momentum": 0.9, "weight_decay": 0.1, "alpha": 0.5,
                     "gamma": 1.0, "kd_T": 2.0, "epochs": 10, "max_steps": 3, "forget_batch_size": 64,
-                    "retain_batch_size": 32, "lr_decay_epochs": [5, 8, 9], "lr_decay_rate": 0.1},
+                    "retain_batch_size": 32, "lr_decay_epochs": [5, 8, 9], "lr_decay_rate": 0.1,
+                    "lr_schedule": "constant"},
 }
 
 
@@ -76,10 +79,13 @@ class SCRUB(Method):
         weight_decay: float | None = None
         lr_decay_epochs: list[int] | None = field(default=None)
         lr_decay_rate: float | None = None
+        lr_schedule: str | None = None
 
         def __post_init__(self) -> None:
             if self.preset not in PRESETS:
                 raise MuError(f"parameter 'preset' must be one of {', '.join(PRESETS)}, got '{self.preset}'")
+            if self.lr_schedule is not None:
+                check_lr_schedule(self.lr_schedule)
 
     def settings(self) -> dict[str, Any]:
         """The preset's values with every explicitly given parameter in their place."""
@@ -93,9 +99,14 @@ class SCRUB(Method):
         s = self.settings()
         opt = make_optimizer(ctx.model.parameters(), s["optimizer"], s["lr"], weight_decay=s["weight_decay"],
                              momentum=s["momentum"])
+        updates = min(s["max_steps"], s["epochs"]) * num_batches(len(ctx.forget), s["forget_batch_size"]) \
+            + s["epochs"] * num_batches(len(ctx.retain), s["retain_batch_size"])
+        sched = unlearning_schedule(opt, s["lr_schedule"], updates)
         for epoch in range(1, s["epochs"] + 1):
+            base = decayed_lr(s["lr"], epoch, s["lr_decay_epochs"], s["lr_decay_rate"])
+            sched.base_lrs = [base] * len(opt.param_groups)  # the step decay sets the base the schedule scales
             for group in opt.param_groups:
-                group["lr"] = decayed_lr(s["lr"], epoch, s["lr_decay_epochs"], s["lr_decay_rate"])
+                group["lr"] = base * sched.lr_lambdas[0](sched.last_epoch)
             if epoch <= s["max_steps"]:
                 for f in ctx.batches(ctx.forget, batch_size=s["forget_batch_size"]):
                     with torch.no_grad():
@@ -104,6 +115,7 @@ class SCRUB(Method):
                     opt.zero_grad(set_to_none=True)
                     loss.backward()
                     opt.step()
+                    sched.step()
             for r in ctx.batches(ctx.retain, batch_size=s["retain_batch_size"]):
                 with torch.no_grad():
                     teacher = ctx.logits(r, ctx.original)
@@ -113,5 +125,6 @@ class SCRUB(Method):
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
+                sched.step()
             ctx.end_epoch()
         return ctx.model
