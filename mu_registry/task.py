@@ -58,6 +58,20 @@ def _subsample(split: Split, k: int, role: str) -> Split:
     return split.take(np.sort(rng.choice(len(split), size=k, replace=False)), role)
 
 
+def _holdout(split: Split, role: str, fraction: float, label_column: str, *, source: str) -> tuple[Split, Split]:
+    """(rest, held out): ``fraction`` of ``split`` stratified by label, seed 0 (fixed: part of the task)."""
+    from sklearn.model_selection import train_test_split
+
+    positions = np.arange(len(split))
+    labels = np.asarray(split.columns[label_column])
+    try:
+        rest, held = train_test_split(positions, test_size=fraction, random_state=0, stratify=labels)
+    except ValueError as exc:  # a class with one row, or a share too small to hold one row of every class
+        raise ConfigError(source, f"dataset.holdout.{role}", f"cannot cut {fraction} of '{split.name}' stratified "
+                          f"by label: {exc}") from None
+    return split.take(np.sort(rest), split.name), split.take(np.sort(held), role)
+
+
 def build_task(loaded: LoadedTask, registry: Registry, *, limit: int | None = None) -> TaskData:
     """Load data, check columns, choose the forget set, and cut it into requests.
 
@@ -74,13 +88,16 @@ def build_task(loaded: LoadedTask, registry: Registry, *, limit: int | None = No
             raise ConfigError(src, "columns.label",
                               f"column '{cfg.columns.label}' is not in split '{role}' "
                               f"(has: {', '.join(split.columns)})")
-        cap = cfg.dataset.max_examples.get(role)
-        if limit is not None:
-            cap = min(cap, limit) if cap is not None else limit
+        cap = cfg.dataset.max_examples.get(role)  # part of the task: before any holdout is cut
         if cap is not None:
             split = _subsample(split, cap, role)
         split.name = role
         splits[role] = split
+    for role, hold in cfg.dataset.holdout.items():
+        splits[hold.source], splits[role] = _holdout(splits[hold.source], role, hold.fraction, cfg.columns.label,
+                                                     source=src)
+    if limit is not None:  # --limit caps every role last, so it never changes which rows are held out
+        splits = {role: _subsample(split, limit, role) for role, split in splits.items()}
 
     if cfg.class_names:
         for role, split in splits.items():

@@ -46,6 +46,16 @@ class ExtraSourceConfig(_Strict):
     load_args: dict[str, Any] = Field(default_factory=dict)
 
 
+class HoldoutConfig(_Strict):
+    """A role cut out of another role: a fixed fraction, stratified by label, drawn with seed 0 (part of
+    the task, not of the run). Gives ``select_best`` a held-out evaluation split where the source has none
+    (the offline builders); the rows leave the source role."""
+
+    #: the role the rows are taken from (not "train": the forget set is chosen from it)
+    source: str = "test"
+    fraction: float = Field(gt=0, lt=1)
+
+
 class DatasetConfig(_Strict):
     """Where the data comes from: a named local builder, or a Hugging Face dataset."""
 
@@ -67,6 +77,8 @@ class DatasetConfig(_Strict):
     splits: dict[str, str] = Field(default_factory=lambda: {"train": "train", "test": "test"})
     #: at most this many examples per role, a fixed random subset (seed 0) of the source split.
     max_examples: dict[str, int] = Field(default_factory=dict)
+    #: new role -> the share of another role it is cut from (``eval: {source: test, fraction: 0.25}``)
+    holdout: dict[str, HoldoutConfig] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_source(self) -> DatasetConfig:
@@ -77,6 +89,13 @@ class DatasetConfig(_Strict):
         clash = set(self.extra_sources) & set(self.splits)
         if clash:
             raise ValueError(f"role '{sorted(clash)[0]}' is both in splits and in extra_sources")
+        for role, hold in self.holdout.items():
+            if role in self.splits or role in self.extra_sources:
+                raise ValueError(f"holdout.{role}: role '{role}' is already a split")
+            if hold.source == "train":
+                raise ValueError(f"holdout.{role}.source: cannot cut from 'train' (the forget set is chosen from it)")
+            if hold.source not in self.splits:
+                raise ValueError(f"holdout.{role}.source: '{hold.source}' is not a role under dataset.splits")
         return self
 
 
@@ -308,9 +327,10 @@ class TaskConfig(_Strict):
 
     @model_validator(mode="after")
     def _select_best_split(self) -> "TaskConfig":
-        if self.select_best is not None and self.select_best.split not in self.dataset.splits:
+        roles = [*self.dataset.splits, *self.dataset.holdout]
+        if self.select_best is not None and self.select_best.split not in roles:
             raise ValueError(f"select_best.split: '{self.select_best.split}' is not a role under dataset.splits "
-                             f"({', '.join(self.dataset.splits)})")
+                             f"or dataset.holdout ({', '.join(roles)})")
         return self
 
     @model_validator(mode="after")

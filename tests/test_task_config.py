@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import run_cli, write
 
@@ -138,3 +139,38 @@ def test_validate_load_checks_columns(folder):
     assert run_cli("validate", "t", "--include-path", str(folder)).returncode == 0
     res = run_cli("validate", "t", "--load", "--include-path", str(folder))
     assert res.returncode == 2 and "columns.label: column 'target' is not in split" in res.stderr
+
+
+def test_holdout_cuts_a_fixed_stratified_share_of_the_test_split(folder):
+    write(folder / "t.yaml", "include: _base.yaml\ntask: t\n"
+          "dataset: {holdout: {eval: {source: test, fraction: 0.25}}}\nselect_best: {split: eval}\n")
+    index = index_for(folder)
+    plain = build_task(index.load("t"), index.registry)
+    again = build_task(index.load("t"), index.registry)
+    held, test = plain.extra["eval"], plain.test
+    assert len(held) == 25 and len(test) == 75  # 100 test rows: a quarter held out, the rest stays test
+    assert not set(held.ids.tolist()) & set(test.ids.tolist())  # disjoint
+    assert held.ids.tolist() == again.extra["eval"].ids.tolist()  # fixed: part of the task, not the run
+    # stratified: every class keeps its share (within one row) in both parts
+    full = np.concatenate([held.columns["label"], test.columns["label"]])
+    for c in np.unique(full):
+        assert abs((held.columns["label"] == c).sum() - 0.25 * (full == c).sum()) <= 1
+
+
+@pytest.mark.parametrize("holdout, problem", [
+    ("{eval: {source: train, fraction: 0.2}}", "holdout.eval.source: cannot cut from 'train'"),
+    ("{eval: {source: dev, fraction: 0.2}}", "holdout.eval.source: 'dev' is not a role"),
+    ("{test: {source: test, fraction: 0.2}}", "holdout.test: role 'test' is already a split"),
+    ("{eval: {source: test, fraction: 1.5}}", "fraction"),
+])
+def test_bad_holdout_names_the_key(folder, holdout, problem):
+    write(folder / "t.yaml", f"include: _base.yaml\ntask: t\ndataset: {{holdout: {holdout}}}\n")
+    with pytest.raises(ConfigError, match=problem):
+        index_for(folder).load("t")
+
+
+def test_select_best_may_name_a_holdout_role_but_not_an_unknown_one(folder):
+    write(folder / "t.yaml", "include: _base.yaml\ntask: t\nselect_best: {split: eval}\n")
+    with pytest.raises(ConfigError, match="select_best.split: 'eval' is not a role under dataset.splits or "
+                                          "dataset.holdout"):
+        index_for(folder).load("t")
