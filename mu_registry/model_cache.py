@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from .atomic import atomic_write_json
@@ -65,6 +66,9 @@ class TrainedModel:
     key: str
     train_time_s: float
     cached: bool
+    #: CPU threads torch trained it with (None: not recorded). CPU training is deterministic for a given
+    #: thread count, but the order of floating-point reductions, and so the weights, can change with it.
+    train_threads: int | None = None
 
 
 class ModelCache:
@@ -79,7 +83,8 @@ class ModelCache:
         if self.enabled and weights.exists() and meta.exists():
             try:
                 info = json.loads(meta.read_text())
-                return TrainedModel(load(weights), key, float(info["train_time_s"]), cached=True)
+                return TrainedModel(load(weights), key, float(info["train_time_s"]), cached=True,
+                                    train_threads=info.get("torch_threads"))
             except Exception as exc:  # noqa: BLE001 - torch, json and the plugin's loader fail in many ways
                 text = " ".join(str(exc).split())[:200]
                 log.warning("model cache entry %s could not be read (%s: %s); training it again",
@@ -87,16 +92,17 @@ class ModelCache:
                 for path in (meta, weights):
                     path.unlink(missing_ok=True)
         start = time.perf_counter()
+        threads = torch.get_num_threads()
         module = train()
         elapsed = time.perf_counter() - start
         if self.enabled:
             try:
                 save(module, weights)  # weights first: meta marks the entry complete
                 atomic_write_json(meta, {"key": key, "parts": parts, "train_time_s": elapsed,
-                                         "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+                                         "torch_threads": threads, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
             except (OSError, RuntimeError) as exc:  # a full disk costs the cache entry, not the run
                 log.warning("model cache entry %s not written (%s); the run goes on without it", weights,
                             " ".join(str(exc).split())[:200])
                 for path in (meta, weights):
                     path.unlink(missing_ok=True)
-        return TrainedModel(module, key, elapsed, cached=False)
+        return TrainedModel(module, key, elapsed, cached=False, train_threads=threads)

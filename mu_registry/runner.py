@@ -312,7 +312,8 @@ class Runner:
         for p in original.module.parameters():
             p.requires_grad_(False)
         seed_rec["original"] = {"train_time_s": original.train_time_s, "cached": original.cached,
-                                "cache_key": original.key, "requests": []}
+                                "cache_key": original.key, "train_threads": original.train_threads,
+                                "requests": []}
         seed_rec.setdefault("retrain", {"requests": []})
         eval_bs = cfg.eval_batch_size
         torch.manual_seed(seed + RANDOM_INIT_SEED_OFFSET)
@@ -333,7 +334,7 @@ class Runner:
                                          task=cfg)})
             _set_request(seed_rec["retrain"]["requests"], req.index, {
                 "index": req.index, "train_time_s": retrain.train_time_s, "cached": retrain.cached,
-                "cache_key": retrain.key,
+                "cache_key": retrain.key, "train_threads": retrain.train_threads,
                 "metrics": self._metrics(cfg.metrics, refs.retrain, refs, data, req.index, method="retrain", task=cfg)})
             del retrain
         self.save()

@@ -20,7 +20,7 @@ per-method multipliers; ``load_best_model_at_end`` then keeps the epoch with the
   the mean over methods of the best epoch's MU-Bench score on the evaluation split (a failed method
   counts 0). Only that evaluation-split score is read: no test number enters the choice.
 
-    python scripts/mini_presets.py --jobs 2            # sweep, choose, write tasks/mubench_mini/_presets_*.yaml
+    MU_CACHE_DIR=... python scripts/mini_presets.py    # sweep, choose, write tasks/mubench_mini/_presets_*.yaml
     python scripts/mini_presets.py --write-only        # write the presets at the recorded choice (no runs)
 
 Each written file records in its header every candidate's per-method evaluation-split scores.
@@ -102,7 +102,7 @@ def methods_block(t: MiniTemplate, base_lr: float) -> dict[str, dict]:
 def run_candidate(t: MiniTemplate, factor: float, out: Path) -> dict[str, float | None]:
     """One sweep point: every method at ``factor`` x the training rate; each method's best eval score."""
     block = methods_block(t, t.train_lr * factor)
-    env = {**os.environ, "MU_PROGRESS": "0", "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
+    env = {**os.environ, "MU_PROGRESS": "0"}  # the machine's thread count, as a plain `mu-eval run` uses
     cmd = [sys.executable, "-m", "mu_registry", "run", "--tasks", t.task, "--methods", ",".join(METHODS),
            "--set", "methods=" + json.dumps(block), "--set", "metrics=[accuracy, mubench_overall]",
            "--output", str(out)]
@@ -110,7 +110,8 @@ def run_candidate(t: MiniTemplate, factor: float, out: Path) -> dict[str, float 
     (run_dir,) = out.iterdir()
     results = json.loads((run_dir / "results.json").read_text())
     seed = results["tasks"][t.task]["seeds"]["0"]
-    scores: dict[str, float | None] = {}
+    # CPU training is deterministic for a thread count, not across thread counts: record it
+    scores: dict[str, float | None] = {"torch_threads": results["environment"]["torch_threads"]}
     for name in METHODS:
         reqs = seed["methods"].get(name, {}).get("requests", [])
         best = reqs[0].get("best_epoch") if reqs else None
@@ -140,6 +141,10 @@ def write_presets(t: MiniTemplate, factor: float, sweep: dict[float, dict[str, f
             per = ", ".join(f"{m} {scores[m]:.3f}" if scores.get(m) is not None else f"{m} failed" for m in METHODS)
             text = f"factor {f:g}: mean {mean_score(scores):.3f} ({per})"
             lines += ["#   " + part for part in textwrap.wrap(text, 110, subsequent_indent="  ")]
+    threads = {s.get("torch_threads") for s in (sweep or {}).values()}
+    if threads:
+        listed = ", ".join(str(n) for n in sorted(threads, key=str))
+        lines.append(f"# (references trained and methods run with torch threads: {listed})")
     lines.append(f"# chosen: factor {factor:g}, base lr {float(f'{t.train_lr * factor:.3g}'):g}")
     body = yaml.safe_dump({"methods": methods_block(t, t.train_lr * factor)}, default_flow_style=None, sort_keys=False,
                           width=116)
@@ -152,7 +157,8 @@ RECORD = TASKS / "_presets_selection.json"
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--jobs", type=int, default=1, help="sweep points run at once (each with one thread)")
+    ap.add_argument("--jobs", type=int, default=1, help="sweep points run at once (set OMP_NUM_THREADS to share "
+                    "the cores; the thread count can change the trained models, so it is recorded)")
     ap.add_argument("--tasks", default=",".join(t.short for t in MINIS), help="minis, by short name")
     ap.add_argument("--write-only", action="store_true", help="write the presets from the recorded selection")
     args = ap.parse_args()

@@ -52,3 +52,34 @@ def test_a_deletion_ratio_sweep_trains_the_original_once(tmp_path):
     assert run(0.05, "a") == (False, False)
     assert run(0.10, "b") == (True, False)  # same training data: the original is reused; the retain set differs
     assert run(0.05, "c") == (True, True)  # a repeated ratio reuses both
+
+
+def test_mini_presets_are_what_the_generator_writes_from_its_recorded_choice():
+    """tasks/mubench_mini/_presets_*.yaml come from scripts/mini_presets.py (MU-Bench's template and
+    multipliers at the base rate chosen on the evaluation split); a hand edit, or a choice that is not the
+    best recorded evaluation-split mean, fails here."""
+    import importlib.util
+    import json
+
+    from mu_registry.task_index import TaskIndex
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("mini_presets", root / "scripts" / "mini_presets.py")
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    record = json.loads(gen.RECORD.read_text())
+    index = TaskIndex(Registry())
+    for t in gen.MINIS:
+        rec = record[t.short]
+        means = {float(f): gen.mean_score(s) for f, s in rec["sweep"].items()}
+        assert set(means) == set(gen.FACTORS), t.task
+        assert rec["factor"] == max(gen.FACTORS, key=means.get), t.task  # the best evaluation-split mean
+        cfg = index.load(t.task).config
+        assert cfg.methods == gen.methods_block(t, t.train_lr * rec["factor"]), t.task
+        assert cfg.select_best is not None and cfg.select_best.split == "eval" and "eval" in cfg.dataset.holdout
+    # MU-Bench's multipliers reach the methods: CIFAR-100's NegGrad x5 and RL x10 on the image mini
+    image = gen.methods_block(gen.MINIS[0], 1e-4)
+    assert image["neggrad"]["lr"] == 5e-4 and image["random_label"]["lr"] == 1e-3 and image["finetune"]["lr"] == 1e-4
+    text = gen.methods_block(gen.MINIS[1], 1e-3)  # IMDB: NegGrad 12 of 6 epochs at lr/10, BadT 10 of 6 at x2
+    assert (text["neggrad"]["epochs"], text["neggrad"]["lr"]) == (10, 1e-4)
+    assert (text["bad_teacher"]["epochs"], text["bad_teacher"]["lr"]) == (8, 2e-3)

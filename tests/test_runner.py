@@ -51,8 +51,9 @@ def test_cli_runs_a_third_party_task_with_its_method(example_site, tmp_path):
 
 
 def test_second_run_reuses_cached_original_and_retrain(example_site, tmp_path):
-    for i in range(2):
-        res = run_cli("run", "--tasks", "example-digits", "--output", str(tmp_path / f"o{i}"), sites=(example_site,))
+    for i in range(2):  # the first trains with one CPU thread, the second runs with two
+        res = run_cli("run", "--tasks", "example-digits", "--output", str(tmp_path / f"o{i}"), sites=(example_site,),
+                      env={"OMP_NUM_THREADS": str(i + 1)})
         assert res.returncode == 0, res.stderr
     first, second = (json.loads(next((tmp_path / f"o{i}").iterdir()).joinpath("results.json").read_text())
                      for i in range(2))
@@ -60,6 +61,10 @@ def test_second_run_reuses_cached_original_and_retrain(example_site, tmp_path):
     assert not s1["original"]["cached"] and s2["original"]["cached"]
     assert all(r["cached"] for r in s2["retrain"]["requests"])
     assert s1["original"]["cache_key"] == s2["original"]["cache_key"]
+    # the thread count the references were trained with is recorded, also when they come from the cache
+    assert second["environment"]["torch_threads"] == 2
+    assert s1["original"]["train_threads"] == s2["original"]["train_threads"] == 1
+    assert s2["retrain"]["requests"][0]["train_threads"] == 1
     assert s1["original"]["requests"] == s2["original"]["requests"]  # same model, same numbers
 
 
