@@ -9,7 +9,7 @@
 Prints the three wall times side by side, their ratios, and per task the time spent training
 references against running methods.
 
-    python benchmarks/mubench_mini.py
+    python benchmarks/mubench_mini.py [--keep DIR]     # --keep: the cold run's results (tables in the README)
 """
 
 from __future__ import annotations
@@ -35,9 +35,17 @@ def run(args: list[str], env: dict[str, str], out: Path) -> tuple[float, dict]:
 
 
 def main() -> None:
+    import argparse
+    import shutil
+
+    ap = argparse.ArgumentParser(description="time mubench-mini --methods all: cold, warm, a ratio sweep step")
+    ap.add_argument("--keep", type=Path, default=None, help="copy the cold run's results folder here")
+    args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "MU_CACHE_DIR": str(Path(tmp) / "cache"), "MU_PROGRESS": "0"}
         cold, results = run([], env, Path(tmp) / "cold")
+        if args.keep is not None:
+            shutil.copytree(Path(tmp) / "cold", args.keep, dirs_exist_ok=True)
         warm, warm_results = run([], env, Path(tmp) / "warm")
         sweep, sweep_results = run(["--set", "forget.ratio=0.05"], env, Path(tmp) / "sweep")
 
