@@ -174,3 +174,11 @@ def test_select_best_may_name_a_holdout_role_but_not_an_unknown_one(folder):
     with pytest.raises(ConfigError, match="select_best.split: 'eval' is not a role under dataset.splits or "
                                           "dataset.holdout"):
         index_for(folder).load("t")
+
+
+def test_a_holdout_too_small_for_every_class_names_the_key(folder):
+    path = write(folder / "t.yaml", "include: _base.yaml\ntask: t\n"
+                 "dataset: {holdout: {eval: {source: test, fraction: 0.02}}}\n")  # 2 rows for 10 digit classes
+    index = index_for(folder)
+    with pytest.raises(ConfigError, match=rf"^{path}: dataset.holdout.eval: cannot cut 0.02 of 'test' stratified"):
+        build_task(index.load("t"), index.registry)
