@@ -144,16 +144,35 @@ class Runner:
                           f"restore what changed, or start a new run)")
 
     # ------------------------------------------------------------ planning
+    def _check_data_and_judge(self, loaded: LoadedTask) -> None:
+        """A generative task's two set-up steps, both reported in one line when both are missing: the data
+        (a builder's ``preflight``, e.g. MLUBench's release folder and the command that fetches it) and the
+        judge (an LLM judge needs an endpoint)."""
+        from .judge import make_judge
+
+        cfg, problems = loaded.config, []
+        if cfg.dataset.builder is not None:
+            builder = self.registry.dataset(cfg.dataset.builder, context=f"{loaded.path}: dataset.builder")
+            preflight = getattr(builder, "preflight", None)
+            if preflight is not None:
+                try:
+                    preflight(**cfg.dataset.builder_args)
+                except MuError as exc:
+                    problems.append(str(exc))
+        try:
+            make_judge(self.registry, cfg.generation.judge, cfg.generation.judge_args, str(loaded.path))
+        except MuError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise MuError("; and ".join(problems))
+
     def plan(self) -> list[tuple[LoadedTask, list[str]]]:
         """Validate every task and method before any training starts."""
         plan = []
         for name in self.index.expand(self.config.tasks):
             loaded = self.index.load(name)
-            if loaded.config.task_type == "generation":  # a judge with no endpoint fails before any training
-                from .judge import make_judge
-
-                make_judge(self.registry, loaded.config.generation.judge, loaded.config.generation.judge_args,
-                           str(loaded.path))
+            if loaded.config.task_type == "generation":  # missing data, a judge with no endpoint: before training
+                self._check_data_and_judge(loaded)
             self.index.check(loaded)
             model_name = self.config.model or loaded.config.model.name
             self.registry.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")

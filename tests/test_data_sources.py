@@ -184,6 +184,20 @@ def test_an_offline_run_of_the_real_suites_names_the_expanded_path_and_the_comma
                    "the unzipped release)"]
 
 
+def test_offline_with_the_default_judge_both_set_up_steps_come_in_one_line(data_dir, capsys, tmp_path, monkeypatch):
+    for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(var, raising=False)
+    code = main(["--tasks", "mlubench,pulse", "--output", str(tmp_path / "out")])
+    assert code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    data, judge = line.split("; and ", 1)
+    assert data == (f"mu-eval: error: MLUBench release folder {data_dir / 'mlubench' / 'MLUBench'} not found "
+                    "($MLUBENCH_DIR is not set); get it with `mu-eval data get mlubench` (or set $MLUBENCH_DIR to "
+                    "the unzipped release)")
+    assert judge.startswith("judge openai_compatible (gpt-4o): no endpoint configured") and "judge=rule" in judge
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").rglob("*.pt"))  # nothing trained
+
+
 IDS = SHARED / "reference" / "mubench-forget-ids"
 
 

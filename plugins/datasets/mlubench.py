@@ -99,6 +99,11 @@ def release_folder(root: str | None) -> Path:
     return base
 
 
+def _preflight(root: str | None = None, **_: Any) -> None:
+    """What planning checks before anything trains: the release folder is there (see release_folder)."""
+    release_folder(root)
+
+
 def mlubench_release(root: str | None = None, tasks: list[str] | None = None,
                      image_root: str | None = None) -> dict[str, Split]:
     """Splits ``task<X>_forget`` / ``task<X>_retain`` for each request X (A..D by default, in that order)
@@ -121,3 +126,6 @@ def mlubench_release(root: str | None = None, tasks: list[str] | None = None,
         raise MuError(f"{base / 'Entities'}: no variants_<Entity>_updated.json files")
     out["entities"] = _split("entities", rows, images)
     return out
+
+
+mlubench_release.preflight = _preflight  # type: ignore[attr-defined]
