@@ -14,8 +14,10 @@ references against running methods.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -35,9 +37,6 @@ def run(args: list[str], env: dict[str, str], out: Path) -> tuple[float, dict]:
 
 
 def main() -> None:
-    import argparse
-    import shutil
-
     ap = argparse.ArgumentParser(description="time mubench-mini --methods all: cold, warm, a ratio sweep step")
     ap.add_argument("--keep", type=Path, default=None, help="copy the cold run's results folder here")
     args = ap.parse_args()

@@ -140,11 +140,11 @@ class GenerativeModel(Model):
             device: torch.device, desc: str = "train") -> nn.Module:
         """Answer-only next-token training (teaching the task's facts to the original model)."""
         from .llm_losses import answer_nll
+        from .llm_method import steps_per_epoch
         from .training import train_steps
 
         return train_steps(module, train, seed=seed, device=device,
-                           steps_per_epoch=sum(-(-int(n) // train.batch_size)
-                                               for n in (data.has_image.sum(), (~data.has_image).sum())),
+                           steps_per_epoch=steps_per_epoch(data, train.batch_size),
                            batches=lambda g: self.batches(data, train.batch_size, shuffle=True, generator=g,
                                                           device=device),
                            loss=lambda b: answer_nll(self.forward(module, b), b.labels), desc=desc)

@@ -169,7 +169,9 @@ def param_groups(model: nn.Module, *, lr: float, projector_lr: float, weight_dec
 
 def steps_per_epoch(data: EncodedQA, batch_size: int) -> int:
     """Batches in one pass over ``data`` (image and text-only rows are batched apart)."""
-    return sum(-(-int(n) // batch_size) for n in (data.has_image.sum(), (~data.has_image).sum()))
+    from .training import num_batches
+
+    return sum(num_batches(n, batch_size) for n in (data.has_image.sum(), (~data.has_image).sum()))
 
 
 class LLMMethod(Method):

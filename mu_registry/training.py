@@ -138,8 +138,9 @@ def check_lr_schedule(name: str) -> None:
 
 
 def num_batches(rows: int, batch_size: int) -> int:
-    """Batches in one pass over ``rows`` rows (the last one may be short, as a DataLoader without drop_last)."""
-    return max(1, math.ceil(rows / batch_size))
+    """Batches in one pass over ``rows`` rows (the last one may be short, as a DataLoader without drop_last);
+    0 for no rows."""
+    return -(-int(rows) // batch_size)
 
 
 def linear_decay_factor(step: int, total_steps: int) -> float:
@@ -212,7 +213,8 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
 def fit_classifier(adapter: Model, module: nn.Module, data: EncodedSplit, train: TrainConfig, *, seed: int,
                    device: torch.device, desc: str = "train") -> nn.Module:
     """Cross-entropy training with a cosine learning-rate schedule (after a linear warm-up, if set)."""
-    return train_steps(module, train, seed=seed, device=device, steps_per_epoch=-(-len(data) // train.batch_size),
+    return train_steps(module, train, seed=seed, device=device,
+                       steps_per_epoch=num_batches(len(data), train.batch_size),
                        batches=lambda g: iterate_batches(data, train.batch_size, shuffle=True, generator=g,
                                                          device=device),
                        loss=lambda b: F.cross_entropy(adapter.forward(module, b.inputs), b.labels), desc=desc)
