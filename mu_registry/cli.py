@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser("report", help="tables and plots for a finished (or interrupted) run folder")
     rp.add_argument("run_dir", type=Path, help="a run folder holding results.json")
+    rp.add_argument("--answers", action="store_true", help="generative tasks: per task, method and request, the "
+                    "rules behind the grades and a sample of answers with their grade (and answers.html)")
+    rp.add_argument("--sample", type=int, default=3, metavar="N", help="with --answers: answers shown per set "
+                    "kind and request (default 3)")
 
     lb = sub.add_parser("leaderboard", help="this project's numbers beside the papers' published ones, "
                         "with the difference (Markdown and HTML too)")
@@ -147,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
                     help="change a task key, as mu-eval run --set does")
     sh.add_argument("--include-path", action="append", default=[])
 
+    jd = sub.add_parser("judge", help="check a judge against hand-graded answers")
+    jd_sub = jd.add_subparsers(dest="judge_command", required=True)
+    jc = jd_sub.add_parser("check", help="agreement and confusion matrix per aspect of a judge on a graded "
+                           "JSONL file (question, reference, answer, forget, utility; subject, case optional)")
+    jc.add_argument("graded", type=Path, help="the hand-graded answers (JSON Lines)")
+    jc.add_argument("--judge", default="rule", help="a registered judge: rule, openai_compatible, ... (default rule)")
+    jc.add_argument("--judge-args", dest="judge_args", action="append", default=[], metavar="KEY=VALUE",
+                    help="an argument of the judge (value parsed as YAML; repeatable), e.g. model=gpt-4o "
+                         "base_url=http://127.0.0.1:8000/v1")
+    jc.add_argument("--split", choices=["all", "dev", "sealed"], default="all",
+                    help="only the rows of one half of the fixed-hash split (default all)")
+    jc.add_argument("--show", type=int, default=10, metavar="N", help="print the first N disagreements (default 10)")
+    jc.add_argument("--json", type=Path, default=None, metavar="FILE", help="also write the numbers as JSON")
+
     v = sub.add_parser("validate", help="check task and group files without running them")
     v.add_argument("names", nargs="*", help="tasks or groups (default: all)")
     v.add_argument("--include-path", action="append", default=[])
@@ -166,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate,
                 "report": cmd_report, "show": cmd_show, "data": cmd_data, "leaderboard": cmd_leaderboard,
-                "sweep": cmd_sweep}[args.command](args)
+                "sweep": cmd_sweep, "judge": cmd_judge}[args.command](args)
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -367,6 +385,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         results = json.loads(path.read_text())
     except json.JSONDecodeError as exc:
         raise MuError(f"{path}: not valid JSON ({exc})") from None
+    if args.answers:
+        from .answers_report import report_answers
+
+        if args.sample < 0:
+            raise MuError(f"--sample {args.sample}: must be 0 or more")
+        text, page = report_answers(args.run_dir, sample=args.sample)
+        print(text)
+        print(f"answers page: {page}")
+        return 0
     print(render_tables(results, run_dir=args.run_dir))
     for plot in write_plots(results, args.run_dir / "plots"):
         print(f"plot: {plot}")
@@ -436,6 +463,32 @@ def cmd_show(args: argparse.Namespace) -> int:
     raw = index.resolved(args.name)
     first = {k: raw[k] for k in ("task", "description") if k in raw}
     print(yaml.safe_dump({**first, **raw}, sort_keys=False, allow_unicode=True, width=110), end="")
+    return 0
+
+
+def cmd_judge(args: argparse.Namespace) -> int:
+    import json
+
+    from .judge import make_judge
+    from .judge_check import check, read_graded, render, split_of
+    from .llm_judge import refuse_secrets
+
+    rows = read_graded(args.graded)
+    if args.split != "all":
+        rows = [r for r in rows if split_of(r) == args.split]
+        if not rows:
+            raise MuError(f"{args.graded}: no rows in the {args.split} half")
+    judge_args = _task_overrides(args.judge_args)
+    refuse_secrets(judge_args, where="--judge-args")
+    judge = make_judge(_registry(), args.judge, judge_args, source="mu-eval judge check",
+                       keys=("--judge", "--judge-args"))
+    result = check(judge, rows)
+    label = f"{args.judge} on {args.graded}" + (f" ({args.split} half)" if args.split != "all" else "")
+    print(render(result, label=label, show_disagreements=args.show))
+    if args.json is not None:
+        from .atomic import atomic_write_text
+
+        atomic_write_text(args.json, json.dumps(result.to_dict(), indent=1) + "\n")
     return 0
 
 

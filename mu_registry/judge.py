@@ -253,15 +253,17 @@ def call_judge(judge: Judge, questions: list[str], references: list[str], answer
     return judge.grade(questions, references, answers, **kwargs)
 
 
-def make_judge(registry: Any, name: str, judge_args: dict[str, Any], source: str) -> Judge:
-    """The task's judge, from its plugin; bad arguments are one line naming the task file."""
+def make_judge(registry: Any, name: str, judge_args: dict[str, Any], source: str,
+               keys: tuple[str, str] = ("generation.judge", "generation.judge_args")) -> Judge:
+    """The task's judge, from its plugin; an unknown judge or bad arguments are one line naming ``source``
+    (the task file) and the key (``keys``: where the name and the arguments were given)."""
     from .errors import MuError
 
-    factory = registry.judge(name, context=f"{source}: generation.judge")
+    factory = registry.judge(name, context=f"{source}: {keys[0]}")
     try:
         return factory(**judge_args)
     except TypeError as exc:
-        raise MuError(f"{source}: generation.judge_args: {exc}") from None
+        raise MuError(f"{source}: {keys[1]}: {exc}") from None
 
 
 def describe_judge(judge: Any, name: str) -> dict[str, Any]:

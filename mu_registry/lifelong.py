@@ -29,7 +29,7 @@ from .paths import cache_dir
 from .progress import progress
 from .qa import EncodedQA
 from .engines import EvalEngine, make_engine
-from .judge import contains_reference, describe_judge
+from .judge import Grade, contains_reference, describe_judge
 from .qa_eval import answer_sets, choice_correct, grade_sets
 from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
@@ -223,8 +223,10 @@ class LifelongRun:
                               route=method.route if method is not None else None, max_new_tokens=gen.max_new_tokens,
                               mode=gen.mode, cache=self.answers, stop=tuple(gen.stop),
                               choice_scoring=gen.choice_scoring)
-        self._write_answers(sets, answers, who, index)
-        graded = grade_sets(sets, answers, self.judge if gen.mode == "generate" else None, gen.choice_scoring)
+        per_row: dict[str, list[Any]] = {}
+        graded = grade_sets(sets, answers, self.judge if gen.mode == "generate" else None, gen.choice_scoring,
+                            rows=per_row)
+        self._write_answers(sets, answers, per_row, who, index)
         # the judge that gave the rubric scores (model, endpoint, prompt version, tokens so far)
         self.runner.results["tasks"][self.loaded.name]["judge"] = describe_judge(self.judge, gen.judge)
         return graded
@@ -291,17 +293,24 @@ class LifelongRun:
         if mmbench:
             summary["mmbench"] = float(np.mean(mmbench))
 
-    def _write_answers(self, sets, answers, who: str, index: int) -> None:
+    def _write_answers(self, sets, answers, grades: dict[str, list[Any]], who: str, index: int) -> None:
+        """Every answer of this evaluation with its grade and the rule (the judge's ``why``) that gave it:
+        what ``mu-eval report --answers`` shows."""
         import json
 
         lines = []
         for name, data in sets.items():
             got = answers[name]
             for i in range(len(data)):
-                lines.append(json.dumps({"set": name, "id": int(data.ids[i]), "unit": data.units[i],
-                                         "form": data.forms[i], "question": data.questions[i],
-                                         "reference": data.answer_texts[i], "answer": got.answers[i],
-                                         "route": got.routes[i] if got.routes is not None else None}))
+                row = {"set": name, "id": int(data.ids[i]), "unit": data.units[i], "form": data.forms[i],
+                       "question": data.questions[i], "reference": data.answer_texts[i], "answer": got.answers[i],
+                       "route": got.routes[i] if got.routes is not None else None}
+                grade = grades[name][i]
+                if isinstance(grade, Grade):
+                    row.update({"forget": grade.forget, "utility": grade.utility, "rule": grade.why})
+                else:
+                    row["correct"] = bool(grade)
+                lines.append(json.dumps(row))
         path = (self.runner.run_dir / "answers" / self.loaded.name / f"seed{self.seed}" / f"{who}"
                 / f"request{index}.jsonl")
         atomic_write_text(path, "\n".join(lines) + "\n")

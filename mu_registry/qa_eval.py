@@ -142,11 +142,13 @@ def _choice_summary(correct: list[bool], nll: np.ndarray) -> dict[str, float]:
 
 
 def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge: Judge | None,
-               choice_scoring: str = "letter") -> dict[str, Any]:
+               choice_scoring: str = "letter", rows: dict[str, list[Any]] | None = None) -> dict[str, Any]:
     """Per set: accuracy (the reference given in full), MLUBench's forget quality (forget and paraphrase
     sets) or utility (retain and general sets) (0-1, the 0-2 rubric divided by 2, over the rows the judge
     graded), ROUGE-L F1, refusal rate, answer NLL; ``by_form`` the same per form.
-    Without a judge (multiple choice): accuracy of the chosen option (``choice_correct``) and the answer NLL."""
+    Without a judge (multiple choice): accuracy of the chosen option (``choice_correct``) and the answer NLL.
+    ``rows``, when given, receives each set's per-answer grades (a :class:`Grade`, or the chosen option's
+    correctness), for the answer files."""
     out: dict[str, Any] = {}
     for name, data in sets.items():
         got = answers[name]
@@ -160,6 +162,8 @@ def grade_sets(sets: dict[str, EncodedQA], answers: dict[str, SetAnswers], judge
             grades = call_judge(judge, data.questions, data.answer_texts, got.answers,
                                 subjects=[str(u) for u in data.units], aspects=aspects)
             summary = partial(_summary, aspects=aspects)
+        if rows is not None:
+            rows[name] = grades
         rec: dict[str, Any] = summary(grades, got.nll)
         forms = np.asarray(data.forms)
         by_form = {}

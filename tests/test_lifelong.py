@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import HERE, write
+from conftest import HERE, run_cli, write
 
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
@@ -83,7 +83,19 @@ def test_a_lifelong_run_killed_mid_way_resumes_to_identical_results(tmp_path):
     assert ga_last["retain_accuracy"] < 0.5 * original["retain_accuracy"]  # GA's damage accumulates
     assert lumoe_last["forget_accuracy"] < 0.6 * original["forget_accuracy"]
     assert lumoe_last["retain_accuracy"] > original["retain_accuracy"] - 0.1
-    assert (tmp_path / "clean" / "answers" / "lifelong-tiny" / "seed0" / "ga" / "request2.jsonl").exists()
+    answers = tmp_path / "clean" / "answers" / "lifelong-tiny" / "seed0" / "ga" / "request2.jsonl"
+    rows = [json.loads(line) for line in answers.read_text().splitlines()]
+    # every answer carries its grade and the rule that gave it; a forget set is graded for forget only
+    forget_row = next(r for r in rows if r["set"].startswith("forget_"))
+    retain_row = next(r for r in rows if r["set"].startswith("retain_"))
+    assert forget_row["forget"] in (0, 1, 2) and forget_row["utility"] is None and forget_row["rule"]
+    assert retain_row["utility"] in (0, 1, 2) and retain_row["forget"] is None and retain_row["rule"]
+    shown = run_cli("report", str(tmp_path / "clean"), "--answers", "--sample", "2")
+    assert shown.returncode == 0, shown.stderr[-2000:]
+    assert "== lifelong-tiny / seed0 / ga / request 2" in shown.stdout
+    assert "forget sets: forget quality" in shown.stdout and "utility sets: utility" in shown.stdout
+    assert f"-> forget {forget_row['forget']}" in shown.stdout or "-> forget" in shown.stdout
+    assert (tmp_path / "clean" / "answers.html").read_text().count("<tr>") > 10
     assert "task X (columns) after unlearning Y" in (tmp_path / "clean" / "results.md").read_text()
     plots = {p.name for p in (tmp_path / "clean" / "plots").iterdir()}
     assert {"lifelong-tiny-requests.png", "lifelong-tiny-kept.png", "lifelong-tiny-matrix-ga.png"} <= plots
