@@ -54,6 +54,6 @@ def test_mubench_overall_module_matches_the_hand_value():
 def test_knowledge_gap_and_zrf_modules():
     kg = evaluate.load(module_path("knowledge_gap")).compute(predictions=[1, 0, 1, 1], references=[1, 1, 1, 1],
                                                              subset=["forget", "forget", "retain", "retain"])
-    assert kg["knowledge_gap"] == pytest.approx(0.25)  # as in tests/test_metrics.py, by hand
+    assert kg["knowledge_gap"] == pytest.approx(0.75)  # retain rows positive: as in tests/test_metrics.py, by hand
     uniform = [[0.5, 0.5]] * 3
     assert evaluate.load(module_path("zrf")).compute(predictions=uniform, draws=20)["zrf"] > 0.95

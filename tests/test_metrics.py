@@ -83,13 +83,42 @@ def test_zrf_chundawat_is_jsdiv_with_elementwise_mean_kl_to_the_random_network()
 
 
 def test_knowledge_gap_by_hand():
+    # MU-Bench (CLU-UML/MU-Bench@48f5c7b, mubench/evaluation.py l.129-144): rows retain first, then forget,
+    # binary_label [1]*n + [0]*n, so retain rows are the positives.
     # forget correct (1, 0), retain (1, 1): every draw takes both retain rows.
-    # AUC([1, 1, 0, 0], [1, 0, 1, 1]): positive 1 ties both negatives (½ + ½), positive 0 loses both: 1/4
-    assert knowledge_gap_score(np.array([1.0, 0.0]), np.array([1.0, 1.0])) == pytest.approx(0.25)
+    # AUC([1, 1, 0, 0], [1, 1, 1, 0]): each positive (score 1) ties the negative scored 1 (½) and beats the
+    # one scored 0 (1): (½ + 1 + ½ + 1) / 4 = 3/4
+    assert knowledge_gap_score(np.array([1.0, 0.0]), np.array([1.0, 1.0])) == pytest.approx(0.75)
+    # forget correct (0, 0, 0), retain (1, 1, 1, 1): every pair is a positive above a negative: 1
+    assert knowledge_gap_score(np.zeros(3), np.ones(4)) == pytest.approx(1.0)
+    # forget (1, 1), retain (0, 0): every negative above every positive: 0
+    assert knowledge_gap_score(np.ones(2), np.zeros(2)) == pytest.approx(0.0)
     # same correctness on both sets: 0.5
     assert knowledge_gap_score(np.ones(5), np.ones(50)) == pytest.approx(0.5)
+    # forget 2 right of 10, retain all 40 right: per draw 1·(8/10) + ½·(2/10) = 0.9
     f, r = _exact(10, 4, 2), _exact(40, 4, 40)
-    assert knowledge_gap(ctx(f, r, r)) < 0.2
+    assert knowledge_gap(ctx(f, r, r)) == pytest.approx(0.9)
+
+
+def test_knowledge_gap_is_mubench_code_run_on_the_same_draws():
+    """MU-Bench's get_knowledge_gap body (l.130-141), transcribed, on the draws this project makes."""
+    from sklearn.metrics import roc_auc_score
+
+    rng_data = np.random.default_rng(3)
+    df_label, dr_label = rng_data.integers(0, 3, 7), rng_data.integers(0, 3, 30)
+    df_pred, dr_pred = np.eye(3)[rng_data.integers(0, 3, 7)], np.eye(3)[rng_data.integers(0, 3, 30)]
+    rng = np.random.default_rng(0)  # the seed knowledge_gap_score uses
+    df_size = df_label.shape[0]
+    binary_label = [1] * df_size + [0] * df_size
+    gap = []
+    for _ in range(500):
+        sel_idx = rng.choice(np.arange(dr_label.shape[0]), df_size, replace=False)
+        label = dr_label[sel_idx].tolist() + df_label.tolist()
+        pred = np.hstack([np.argmax(dr_pred[sel_idx], axis=1), np.argmax(df_pred, axis=1)])
+        gap.append(roc_auc_score(binary_label, np.array(label == pred).astype(int)))
+    ours = knowledge_gap_score((df_pred.argmax(1) == df_label).astype(float),
+                               (dr_pred.argmax(1) == dr_label).astype(float))
+    assert ours == pytest.approx(np.mean(gap))
 
 
 def _conf(values, k=2) -> SetOutputs:

@@ -12,7 +12,8 @@ from mu_registry_plugins.metrics.knowledge_gap import knowledge_gap_score
 class KnowledgeGap(evaluate.Metric):
     def _info(self):
         return evaluate.MetricInfo(
-            description="AUC of forget-vs-retain membership against correctness, over 500 retain subsets.",
+            description="AUC of retain-vs-forget membership (retain rows positive, as MU-Bench orders them) against "
+                        "correctness, over 500 retain subsets: above 0.5 when less often right on the forget set.",
             citation="", inputs_description="predictions, references and subset ('forget' or 'retain') per row",
             features=datasets.Features({"predictions": datasets.Value("int64"), "references": datasets.Value("int64"),
                                         "subset": datasets.Value("string")}))
