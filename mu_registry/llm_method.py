@@ -257,12 +257,18 @@ class LLMMethod(Method):
                 param.requires_grad_(False)
         return model
 
+    def optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
+        """AdamW in LLaVA's parameter groups (``param_groups``); a method trained with another reference's
+        optimiser overrides it (RMU: WMDP's)."""
+        p = self.params
+        return torch.optim.AdamW(param_groups(model, lr=p.lr, projector_lr=p.projector_lr,
+                                              weight_decay=p.weight_decay), lr=p.lr)
+
     def _train(self, ctx: QAContext) -> nn.Module:
         """``epochs`` passes over the forget set, a retain batch with every forget batch; AdamW in LLaVA's
         parameter groups, warm-up then cosine (or constant) learning rate, stepped per batch."""
         p = self.params
-        opt = torch.optim.AdamW(param_groups(ctx.model, lr=p.lr, projector_lr=p.projector_lr,
-                                             weight_decay=p.weight_decay), lr=p.lr)
+        opt = self.optimizer(ctx.model)
         total = p.epochs * steps_per_epoch(ctx.forget, p.batch_size)
         warm = warmup_steps(p.warmup_ratio, total)
         if p.lr_schedule == "cosine":
