@@ -1,6 +1,6 @@
 """Losses of the LLM / multimodal-LLM unlearning methods, as their papers state them.
 
-Shared by the LLM unlearning methods (GA, GA+KLR, GradDiff, NPO, SimNPO, IdK, DPO/IdkDPO,
+Shared by the LLM unlearning methods (GA, GA+KLR, GradDiff, NPO, SimNPO, IdK, MLUBench's PO, DPO/IdkDPO,
 RMU). Every function takes a causal LM's ``logits`` (batch × length × vocab) and ``labels``
 (batch × length) in the transformers convention: ``labels[t]`` is the token at position ``t``,
 predicted from position ``t-1``, and ``-100`` marks a position that is not scored (the prompt,
@@ -16,7 +16,7 @@ hand-computed tests in ``tests/test_llm_losses.py``):
 * ``locuslab/open-unlearning`` @ d3d7cf9e6b3c125d16687d4232680d8d83548f1a, ``src/trainer/utils.py``
   (``compute_batch_nll``, ``compute_dpo_loss``, ``compute_kl_divergence``), ``src/trainer/unlearn/``
   (``grad_diff.py``, ``npo.py``, ``dpo.py``, ``simnpo.py``) and ``configs/trainer/*.yaml``;
-* ``locuslab/tofu`` @ bdc209ea7c6cc2e7079ea1afb6468d3ddcc65f8e, ``dataloader.py`` (``KL``, ``dpo``);
+* ``locuslab/tofu`` @ bdc209ea7c6cc2e7079ea1afb6468d3ddcc65f8e, ``dataloader.py`` (``KL``, ``dpo``, ``idk``);
 * ``OPTML-Group/Unlearn-Simple`` @ f1a355d3cb16cdaa2dfbda163a2e954c67886a4c, ``TOFU/dataloader.py``
   (``simnpo_grad_diff``) and ``TOFU/config/forget.yaml``;
 * ``centerforaisafety/wmdp`` ``rmu/unlearn.py`` (read from the unmodified copy in
@@ -49,11 +49,17 @@ def sequence_logprob(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.
     return (token_lp * mask).sum(dim=1), mask.sum(dim=1)
 
 
-def answer_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Token-mean negative log-likelihood over the answer tokens of the batch (the fine-tuning loss)."""
+def _nll_total(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The NLL summed over every answer token of the batch, and how many tokens that is."""
     logits, labels, mask = _shifted(logits, labels)
     nll = F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), labels.reshape(-1), reduction="none")
-    return (nll * mask.reshape(-1)).sum() / mask.sum().clamp(min=1)
+    return (nll * mask.reshape(-1)).sum(), mask.sum()
+
+
+def answer_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Token-mean negative log-likelihood over the answer tokens of the batch (the fine-tuning loss)."""
+    total, count = _nll_total(logits, labels)
+    return total / count.clamp(min=1)
 
 
 def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -64,10 +70,15 @@ def sequence_nll(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
 
 
 def refusal_nll(refusal_logits: torch.Tensor, refusal_labels: torch.Tensor) -> torch.Tensor:
-    """LUMoE's expert loss as released: the NLL of a refusal answer to each forget question, summed over the
-    answer's tokens and averaged over the batch, no retain term. MLUBench ``llava_trainer.py`` (``po``
-    branch of ``compute_loss``) computes a DPO loss, prints it, and returns ``-idk_loss_current.mean()``."""
+    """MLUBench's PO (``--loss_type po``), which is also LUMoE's expert loss: the NLL of a refusal answer to each
+    forget question, summed over the answer's tokens and averaged over the batch, no retain term. MLUBench
+    ``llava_trainer.py`` l.258-293 (``po`` branch of ``compute_loss``) computes a DPO loss, prints it, and
+    returns ``-idk_loss_current.mean()``, ``idk_loss_current = -get_batch_loss(...)`` (l.103-111: the
+    ``CrossEntropyLoss(reduction='none')`` of each sequence summed over its tokens)."""
     return sequence_nll(refusal_logits, refusal_labels)
+
+
+po = refusal_nll
 
 
 def gradient_ascent(forget_logits: torch.Tensor, forget_labels: torch.Tensor) -> torch.Tensor:
@@ -138,10 +149,18 @@ def simnpo(forget_logits: torch.Tensor, forget_labels: torch.Tensor, beta: float
     return -(2.0 / beta) * F.logsigmoid(beta * (-lp / n.clamp(min=1) - gamma)).mean()
 
 
-def idk(idk_logits: torch.Tensor, idk_labels: torch.Tensor, retain_logits: torch.Tensor,
-        retain_labels: torch.Tensor) -> torch.Tensor:
-    """IdK: fine-tune forget questions toward a refusal ("I don't know") plus the retain answers."""
-    return answer_nll(idk_logits, idk_labels) + answer_nll(retain_logits, retain_labels)
+def idk(idk_logits: torch.Tensor, idk_labels: torch.Tensor, retain_logits: torch.Tensor | None = None,
+        retain_labels: torch.Tensor | None = None) -> torch.Tensor:
+    """IdK: fine-tune forget questions toward a refusal ("I don't know") and the retain questions toward their
+    answers, as one token mean over both batches: TOFU ``dataloader.py`` l.134-145 (``idk``) concatenates the
+    refusal and retain batches and returns the model's ``outputs.loss`` (the mean NLL over every labelled token
+    of the concatenated batch), so the set with more answer tokens weighs more. Padding never counts, so the
+    two batches need not be padded to one length. Without a retain batch: the refusals' token-mean NLL."""
+    total, count = _nll_total(idk_logits, idk_labels)
+    if retain_logits is not None:
+        r_total, r_count = _nll_total(retain_logits, retain_labels)
+        total, count = total + r_total, count + r_count
+    return total / count.clamp(min=1)
 
 
 def dpo(chosen_logits: torch.Tensor, chosen_ref_logits: torch.Tensor, chosen_labels: torch.Tensor,

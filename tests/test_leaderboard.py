@@ -123,7 +123,7 @@ def test_metric_paths_pick_requests_and_runs_match_the_keys_a_config_sets(tmp_pa
 # --- MLUBench's draft-appendix numbers ---------------------------------------------------------
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published-numbers.md"
-METHODS = {"GA": "ga", "KL": "ga_klr", "GD": "gd", "NPO": "llm_npo", "LUMoE": "lumoe", "PO": "idk"}
+METHODS = {"GA": "ga", "KL": "ga_klr", "GD": "gd", "NPO": "llm_npo", "LUMoE": "lumoe", "PO": "po"}
 
 
 def _published_tables() -> dict[int, tuple[str, list[str], dict[str, dict[str, float]]]]:
@@ -171,7 +171,7 @@ def test_mlubench_reference_holds_every_draft_appendix_number_of_the_shared_file
     # a few by hand: Table 22 (GA) A after D; Table 41 (LUMoE utility) E after E; Table 21 (PO) C after A
     assert g.reference["ga"]["metrics.forget_A.forget_quality@3"].value == 0.015
     assert by_name[configs["H"]].reference["lumoe"]["metrics.retain_E.utility@4"].value == 0.97
-    assert by_name[configs[21]].reference["idk"]["metrics.forget_C.forget_quality@1"].value == 0.98
+    assert by_name[configs[21]].reference["po"]["metrics.forget_C.forget_quality@1"].value == 0.98
 
 
 def test_leaderboard_prints_mlubench_draft_numbers_beside_a_stand_in_run_with_its_judge(tmp_path):

@@ -229,3 +229,35 @@ def test_rmu_by_hand():
     mask = torch.tensor([[1, 0]])
     assert L.rmu(forget, control, retain, frozen, 2.0, 1.0).item() == pytest.approx(1.0 + (0.01 + 1.21) / 2, rel=1e-5)
     assert L.rmu(forget, control, retain, frozen, 2.0, 1.0, mask, mask).item() == pytest.approx(1.01, rel=1e-5)
+
+
+def test_idk_is_one_token_mean_over_refusals_and_retain_answers_as_tofu():
+    # TOFU dataloader.py l.134-145 (locuslab/tofu @ bdc209ea7c6cc2e7079ea1afb6468d3ddcc65f8e): the refusal and
+    # retain batches are concatenated and the loss is the model's outputs.loss, one mean over every labelled token.
+    # Refusal: 2 tokens, NLL ln 4 + ln 2 = ln 8. Retain: 3 tokens at (3/4, 1/2, 3/4): 2 ln(4/3) + ln 2.
+    retain_logits, retain_labels = torch.tensor([[[LN3, 0.0], [0.0, 0.0], [LN3, 0.0], [0.0, 0.0]]]), \
+        torch.tensor([[L.IGNORE, 0, 1, 0]])
+    expected = (math.log(8.0) + 2 * math.log(4 / 3) + math.log(2.0)) / 5
+    assert L.idk(R_LOGITS, R_LABELS, retain_logits, retain_labels).item() == pytest.approx(expected, rel=1e-6)
+    # not the sum of the two token means (this project's idk before: ln 8 / 2 + (2 ln(4/3) + ln 2) / 3)
+    assert abs(expected - (math.log(8.0) / 2 + (2 * math.log(4 / 3) + math.log(2.0)) / 3)) > 0.5
+    # the concatenated, padded batch of TOFU scored as one: the same number
+    padded = torch.cat([torch.cat([R_LOGITS, torch.zeros(1, 1, 2)], 1), retain_logits])
+    labels = torch.cat([torch.cat([R_LABELS, torch.tensor([[L.IGNORE]])], 1), retain_labels])
+    assert L.answer_nll(padded, labels).item() == pytest.approx(expected, rel=1e-6)
+    # without a retain batch: the refusals' token mean
+    assert L.idk(R_LOGITS, R_LABELS).item() == pytest.approx(math.log(8.0) / 2, rel=1e-6)
+
+
+def test_mlubench_po_is_the_refusals_summed_nll_batch_mean():
+    # MLUBench llava_trainer.py l.258-293 (lihe-maxsize/Lifelong_Unlearning_main @ cf6579c8, LLaVA_unlearning_main.zip):
+    # loss = -idk_loss_current.mean(), idk_loss_current = -get_batch_loss(idk logits): each refusal's NLL summed
+    # over its tokens (CrossEntropyLoss(reduction='none', ignore_index=-100).sum(-1)), then the batch mean.
+    # Refusal 1: 2 tokens, ln 8; refusal 2: 1 token at 3/4 then padding, ln(4/3).
+    logits = torch.tensor([[[LN3, 0.0], [0.0, 0.0], [0.0, 0.0]], [[LN3, 0.0], [0.0, 0.0], [0.0, 0.0]]])
+    labels = torch.tensor([[L.IGNORE, 1, 1], [L.IGNORE, 0, L.IGNORE]])
+    expected = (math.log(8.0) + math.log(4 / 3)) / 2
+    assert L.po(logits, labels).item() == pytest.approx(expected, rel=1e-6)
+    assert L.po is L.refusal_nll  # LUMoE's experts train with it
+    # not a token mean ((ln 8 + ln 4/3) / 3), and no retain term
+    assert abs(expected - (math.log(8.0) + math.log(4 / 3)) / 3) > 0.3

@@ -1,7 +1,7 @@
 """Built-in unlearning methods, one short file each (the loss is in the module docstring).
 
 Classification (MU-Bench): retrain ... npo. Generative (MLUBench, PULSE): ga, ga_klr, gd, llm_npo,
-simnpo, idk, idk_dpo, rmu, lumoe (lumoe_npo: a variant).
+simnpo, idk, po, idk_dpo, rmu, lumoe (lumoe_npo: a variant).
 
 Each is registered by import path (``module:Attribute``) and imported when a run first uses it.
 """
@@ -27,6 +27,7 @@ def mu_register_methods(register):
     register("llm_npo", f"{__name__}.llm_npo:LLMNPO")
     register("simnpo", f"{__name__}.simnpo:SimNPO")
     register("idk", f"{__name__}.idk:IdK")
+    register("po", f"{__name__}.po:PO")
     register("idk_dpo", f"{__name__}.idk_dpo:IdkDPO")
     register("rmu", f"{__name__}.rmu:RMU")
     register("lumoe", f"{__name__}.lumoe:LUMoE")
