@@ -22,7 +22,7 @@ from .answer_cache import AnswerCache
 from .atomic import atomic_write_text
 from .errors import MuError, NotApplicableError
 from .generative import GenerativeModel
-from .llm_method import LLMMethod, QAContext, is_peft
+from .llm_method import LLMMethod, QAContext, RequestSets, is_peft
 from .model import TaskSpec
 from .model_cache import model_identity
 from .paths import cache_dir
@@ -342,10 +342,12 @@ class LifelongRun:
         model.to(self.device)
         bar = progress(total=len(data.requests), initial=start_at, desc=f"{loaded.name}: {method_name}",
                        unit="request")
+        stream = tuple(RequestSets(r.index, r.name, sets[f"forget_{r.name}"], sets[f"retain_{r.name}"])
+                       for r in data.requests)
         for req in data.requests[start_at:]:
             ctx = QAContext(model=model, original=original, forget=sets[f"forget_{req.name}"],
                             retain=sets[f"retain_{req.name}"], adapter=adapter, request_index=req.index,
-                            seed=seed, device=self.device)
+                            seed=seed, device=self.device, stream=stream)
             torch.manual_seed(seed * 1000 + req.index)
             t0 = time.perf_counter()
             try:

@@ -61,6 +61,16 @@ def is_peft(model: nn.Module) -> bool:
     return isinstance(model, peft.PeftModel)
 
 
+@dataclass(frozen=True)
+class RequestSets:
+    """One request of the stream: its position (``index``), name and encoded forget and retain sets."""
+
+    index: int
+    name: str
+    forget: EncodedQA
+    retain: EncodedQA
+
+
 @dataclass
 class QAContext:
     """What a generative method is given for one request.
@@ -71,6 +81,9 @@ class QAContext:
         forget: the request's forget set (D_f), encoded; answers are labelled, prompts and images masked.
         retain: the request's retain set (D_r).
         adapter: the model plugin (forward passes, tokenizing, LoRA).
+        stream: every request of the stream, in order (the lifelong runner gives it; empty when not known).
+            LUMoE's entity router labels queries against every request's lists from the start, as the
+            release labels its rows once against all of ``tasks/all_tasks``.
     """
 
     model: nn.Module
@@ -81,6 +94,7 @@ class QAContext:
     request_index: int
     seed: int
     device: torch.device
+    stream: tuple[RequestSets, ...] = ()
     generator: torch.Generator = field(init=False)
 
     def __post_init__(self) -> None:

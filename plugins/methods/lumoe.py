@@ -5,14 +5,18 @@ As released (``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8f16f88f9c694b42
 ``LLaVA_unlearning_main.zip``):
 
 * each request's expert is a LoRA trained with ``--loss_type po`` (``LUMoE.py``'s adapters are
-  ``single_task_adapter/po/po_X_llava_lora``); ``llava/train/llava_trainer.py``'s ``po`` branch computes a
-  DPO loss and then returns ``-idk_loss_current.mean()``: the NLL of a refusal to each forget question,
-  summed over its tokens, averaged over the batch, with no retain term (``loss: refusal``, the default;
-  the refusals are drawn from ``mu_registry.llm_method.REFUSALS``, the stand-in for the release's
-  ``idontknow.jsonl``, which it does not ship);
+  ``single_task_adapter/po/po_X_llava_lora``); ``llava/train/llava_trainer.py``'s ``po`` branch (l.258-293)
+  computes a DPO loss and then returns ``-idk_loss_current.mean()``: the NLL of a refusal to each forget
+  question, summed over its tokens, averaged over the batch, with no retain term (``loss: refusal``, the
+  default; the same loss as the method ``po``; the refusals are drawn from
+  ``mu_registry.llm_method.REFUSALS``, the stand-in for the release's ``idontknow.jsonl``, which it does
+  not ship);
 * the router (``entity_extract.py`` + ``LUMoE.py``) extracts the query's entity with an MLLM and
   fuzzy-matches it against every request's forget and retain entity lists (``router: entity``, see
-  ``mu_registry.routing.EntityRouter`` for the stand-in of the extraction).
+  ``mu_registry.routing.EntityRouter`` for the stand-in of the extraction). The release labels every row
+  once against all requests' lists (``tasks/all_tasks``); here the router is given every request's lists
+  before the first request (``QAContext.stream``), and a query whose list is the forget list of a request
+  not trained yet is answered by the base model (that adapter does not exist yet).
 
 Earlier experts are never touched, so no damage accumulates. The experts train the LoRA only (``scope``
 ``llm``): the base, which answers every query routed to no expert, stays the original model.
@@ -85,8 +89,14 @@ class LUMoE(LLMMethod):
         return model
 
     # ------------------------------------------------------------ training
+    @staticmethod
+    def expert_name(request_index: int) -> str:
+        return f"expert_{request_index}"
+
     def unlearn(self, ctx):
-        name = f"expert_{ctx.request_index}"
+        if ctx.stream:  # every request's lists from the start (the entity router labels against all of them)
+            self.router.plan([(self.expert_name(r.index), r.forget, r.retain) for r in ctx.stream])
+        name = self.expert_name(ctx.request_index)
         ctx.model = self._add_expert(ctx.model, name)
         forget = ctx.forget
         if self.params.loss in ("idk", "refusal"):
