@@ -21,8 +21,16 @@ MLUBench's release does (``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8f16
   ``unlearning_auto.py`` call trains one LoRA from ``--model_path``, and ``scripts/merge_lora_weights.py``
   (``load_pretrained_model(model_path, model_base)`` merges the LoRA, ``merge_and_unload``) saves the merged
   model that the next request starts from. ``continue`` (a variant) keeps training one adapter.
-  The reference model of NPO/KL/DPO is the model before any unlearning (``--oracle_model_path``
-  defaults to the original LLaVA).
+* ``reference_model``: the frozen model NPO, GA+KLR's KL, IdkDPO (and RMU's frozen activations) compare
+  against. ``request_start``: the model as the request starts (the original for the first request, then the
+  model the previous requests left), as the release loads it: ``llava/train/train.py`` l.1169-1177 loads the
+  ``oracle_model`` from ``model_args.model_name_or_path``, the path of the model being trained (its comment:
+  the separate oracle-model path was given up for the trained model's own path), so in a stream chained
+  through merged checkpoints it is the request's starting model; ``--oracle_model_path``
+  (``unlearning_auto.py``, ``train.py`` l.78) is parsed and passed on but never read. ``original``: the model
+  before any unlearning. The MLUBench tasks set ``request_start`` for the methods with a reference; the
+  parameter's default is ``original`` (the same model for a single request). ``request_start`` holds one more
+  copy of the model from the second request on (none for the first, which starts from the original).
 
 Methods that need another structure (LUMoE's adapter per request, RMU's unfrozen MLP weights)
 override ``prepare``/``unlearn``.
@@ -36,6 +44,7 @@ Example (gradient ascent, the whole method)::
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -77,13 +86,15 @@ class QAContext:
 
     Attributes:
         model: the model being unlearned (after ``prepare``: a peft model whose adapter trains).
-        original: the model before any unlearning, frozen (used when the model is not a peft model).
+        original: the model before any unlearning, frozen.
         forget: the request's forget set (D_f), encoded; answers are labelled, prompts and images masked.
         retain: the request's retain set (D_r).
         adapter: the model plugin (forward passes, tokenizing, LoRA).
         stream: every request of the stream, in order (the lifelong runner gives it; empty when not known).
             LUMoE's entity router labels queries against every request's lists from the start, as the
             release labels its rows once against all of ``tasks/all_tasks``.
+        reference: the frozen model ``reference_logits`` and ``hidden(reference=True)`` use during training
+            (set by ``LLMMethod._train`` from ``reference_model``; ``None``: the original).
     """
 
     model: nn.Module
@@ -95,6 +106,7 @@ class QAContext:
     seed: int
     device: torch.device
     stream: tuple[RequestSets, ...] = ()
+    reference: nn.Module | None = None
     generator: torch.Generator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -121,22 +133,28 @@ class QAContext:
     def logits(self, batch: QABatch, model: nn.Module | None = None) -> torch.Tensor:
         return self.adapter.forward(model if model is not None else self.model, batch)
 
+    @property
+    def reference_model(self) -> nn.Module:
+        """The frozen reference: ``reference`` when set, else the original (a separate frozen model: after a
+        merged request or with a trained projector, switching the adapters off would not give it back)."""
+        return self.reference if self.reference is not None else self.original
+
     @torch.no_grad()
     def reference_logits(self, batch: QABatch) -> torch.Tensor:
-        """Logits of the model before any unlearning (the frozen original: after a merged request or with a
-        trained projector, switching the adapters off would not give it back)."""
-        was = self.original.training
-        self.original.eval()
+        """Logits of the reference model (see ``reference_model``)."""
+        ref = self.reference_model
+        was = ref.training
+        ref.eval()
         try:
-            return self.adapter.forward(self.original, batch).detach()
+            return self.adapter.forward(ref, batch).detach()
         finally:
-            self.original.train(was)
+            ref.train(was)
 
     def hidden(self, batch: QABatch, layer: int, *, reference: bool = False) -> torch.Tensor:
         if not reference:
             return self.adapter.hidden_states(self.model, batch, layer)
         with torch.no_grad():
-            return self.adapter.hidden_states(self.original, batch, layer).detach()
+            return self.adapter.hidden_states(self.reference_model, batch, layer).detach()
 
     def refusals(self, split: EncodedQA) -> EncodedQA:
         """``split``'s prompts with a refusal as the answer (IdK's targets), chosen per row by the seed."""
@@ -147,6 +165,7 @@ class QAContext:
 
 PROJECTOR_KEYS = ("multi_modal_projector", "mm_projector")
 SCOPES = ("projector+llm", "llm")
+REFERENCE_MODELS = ("request_start", "original")
 
 
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
@@ -210,6 +229,14 @@ class LLMMethod(Method):
         lr_schedule: str = "cosine"
         #: "merge": merge each request's LoRA into the weights, a fresh one per request; "continue": one adapter
         lifelong_lora: str = "merge"
+        #: the frozen model of NPO / KL / DPO: "request_start" (the model the request starts from, MLUBench's
+        #: train.py) or "original" (the model before any unlearning); the MLUBench tasks set request_start
+        reference_model: str = "original"
+
+        def __post_init__(self) -> None:
+            if self.reference_model not in REFERENCE_MODELS:
+                raise MuError(f"reference_model must be one of {', '.join(REFERENCE_MODELS)}, "
+                              f"got '{self.reference_model}'")
 
     def __init__(self, params=None, **overrides):
         super().__init__(params, **overrides)
@@ -252,6 +279,17 @@ class LLMMethod(Method):
             return model
         return self.prepare(model, adapter)
 
+    def request_reference(self, ctx: QAContext) -> nn.Module | None:
+        """The frozen reference for this request, taken before its first step (``None``: the original).
+        ``request_start`` from the second request on: a frozen copy of the model as it stands (a fresh LoRA,
+        which changes nothing until it trains, on the merged weights; or the one adapter, ``continue``)."""
+        if self.params.reference_model == "original" or ctx.request_index == 0:
+            return None  # the first request starts from the original
+        ref = copy.deepcopy(ctx.model)
+        for param in ref.parameters():
+            param.requires_grad_(False)
+        return ref.eval()
+
     def route(self, model: nn.Module, data: EncodedQA) -> list[str | None] | None:
         """Which adapter answers each row at evaluation (``None``: the base model); ``None`` for all
         rows as the model stands."""
@@ -290,12 +328,16 @@ class LLMMethod(Method):
         else:
             sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: step / max(1, warm) if step < warm else 1.0)
         retain = ctx.cycle(ctx.retain, batch_size=p.batch_size)
+        ctx.reference = self.request_reference(ctx)
         ctx.model.train()
-        for batch in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
-            loss = self.loss(ctx, batch, next(retain))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            sched.step()
+        try:
+            for batch in ctx.batches(ctx.forget, batch_size=p.batch_size, epochs=p.epochs):
+                loss = self.loss(ctx, batch, next(retain))
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+        finally:
+            ctx.reference = None  # a request-start copy is freed before the evaluation
         ctx.model.eval()
         return ctx.model

@@ -44,7 +44,7 @@ def _nll(adapter, model, data) -> float:
     return float(TransformersEngine(adapter, model, device=CPU, batch_size=64).loglikelihood(data).mean())
 
 
-GENERATIVE = ["ga", "ga_klr", "gd", "llm_npo", "simnpo", "idk", "idk_dpo", "rmu", "lumoe"]
+GENERATIVE = ["ga", "ga_klr", "gd", "llm_npo", "simnpo", "idk", "po", "idk_dpo", "rmu", "lumoe"]
 WITH_RETAIN = {"ga_klr", "gd", "simnpo", "idk", "idk_dpo", "rmu"}  # LUMoE as released: none (its router keeps
 # retain queries on the base model, checked below)
 FAST = {"lr": 2e-3, "epochs": 4}
@@ -77,8 +77,8 @@ def test_each_method_unlearns_one_request(world, name):
         model.set_adapter("expert_0")
     f1, r1 = _nll(adapter, model, forget), _nll(adapter, model, retain)
     # slower movers: DPO with beta 0.1, LUMoE (refusal NLL: the forget answer only loses ground to the refusal),
-    # SimNPO (forget term weighted 0.1375), RMU (acts on activations, not on the NLL)
-    assert f1 > f0 + (0.2 if name in ("idk_dpo", "lumoe", "rmu", "simnpo") else 0.5), (name, f0, f1)
+    # SimNPO (forget term weighted 0.1375), RMU (acts on activations, not on the NLL), PO (LUMoE's refusal NLL)
+    assert f1 > f0 + (0.2 if name in ("idk_dpo", "lumoe", "po", "rmu", "simnpo") else 0.5), (name, f0, f1)
     if name in WITH_RETAIN:
         assert r1 < r0 + 0.75 * (f1 - f0), (name, r0, r1, f0, f1)
     if name == "rmu":  # WMDP trains the MLP down_proj weights only (layer round(7 * 2 / 32) = 0 of this model)
@@ -241,3 +241,73 @@ def test_each_loss_weighting_by_hand(monkeypatch):
     assert method.loss(ctx, forget, retain).item() == pytest.approx(expected, rel=1e-5)
     # LUMoE as released: the refusal's NLL summed over its tokens, no retain term
     assert make("lumoe").loss(ctx, refusal, retain).item() == pytest.approx(math.log(8.0), rel=1e-5)
+    # IdK as TOFU (dataloader.py l.134-145 @ bdc209ea): one token mean over refusal + retain tokens together;
+    # the refusal's 2 tokens sum to ln 8, the retain answer's 2 tokens to ln 8 too: (ln 8 + ln 8) / 4
+    assert make("idk").loss(ctx, refusal, retain).item() == pytest.approx(2 * math.log(8.0) / 4, rel=1e-5)
+    # MLUBench's PO (llava_trainer.py l.258-293 @ cf6579c8): the refusal's summed NLL, no retain term
+    assert make("po").loss(ctx, refusal, retain).item() == pytest.approx(math.log(8.0), rel=1e-5)
+
+
+# ---------------------------------------------------------------- the reference model (MLUBench's train.py)
+def _first_losses(method, ctx, probe):
+    """Run ``method.unlearn(ctx)`` and return ``probe(ctx, forget, retain)`` at its first step (before any
+    update: the warm-up's first learning rate is 0 anyway) and the model."""
+    seen = []
+    loss = method.loss
+
+    def spy(c, forget, retain):
+        if not seen:
+            seen.append(probe(c, forget, retain))
+        return loss(c, forget, retain)
+
+    method.loss = spy
+    torch.manual_seed(0)
+    model = method.unlearn(ctx)
+    return seen[0], model
+
+
+@pytest.mark.parametrize("reference_model", ["request_start", "original"])
+def test_npo_and_kl_reference_from_the_second_request_on(world, reference_model):
+    """MLUBench's train.py l.1169-1177 (release cf6579c8) loads the oracle from model_name_or_path, the model the
+    request trains from. At the first step of request 2 that model is the one being trained, so NPO's
+    -(2/beta) log sigmoid(-beta (log pi - log pi_ref)) is (2/beta) ln 2 = 0.4 ln 2 at beta 5 and GA+KLR's KL is 0;
+    against the original they are not."""
+    import math
+
+    from mu_registry import llm_losses as L
+
+    adapter, original, forget, retain = world
+    reg = Registry()
+    for name in ("llm_npo", "ga_klr"):
+        cls = reg.method(name)
+        method = cls(cls.make_params({"lr": 2e-3, "epochs": 2, "reference_model": reference_model}))
+        model = method.prepare(copy.deepcopy(original), adapter)
+
+        def ctx_for(model, index):
+            return QAContext(model=model, original=original, forget=forget, retain=retain, adapter=adapter,
+                             request_index=index, seed=0, device=CPU)
+
+        def probe(c, f, r):
+            if name == "llm_npo":  # the method's loss (no retain term)
+                return L.npo(c.logits(f), c.reference_logits(f), f.labels, beta=5.0).item()
+            return L.kl_all_positions(c.logits(r), c.reference_logits(r)).item()  # GA+KLR's KL term
+
+        first, model = _first_losses(method, ctx_for(model, 0), probe)
+        at_start = 0.4 * math.log(2.0) if name == "llm_npo" else 0.0
+        assert first == pytest.approx(at_start, abs=1e-5), (name, "request 1 starts from the original")
+        ctx = ctx_for(model, 1)
+        first, model = _first_losses(method, ctx, probe)
+        assert ctx.reference is None  # a request-start copy lives only while the request trains
+        if reference_model == "request_start":
+            assert first == pytest.approx(at_start, abs=1e-5), name
+        else:
+            assert abs(first - at_start) > 1e-3, (name, first)
+
+
+def test_reference_model_value_is_checked_where_it_is_given():
+    from mu_registry.errors import MuError
+
+    cls = Registry().method("llm_npo")
+    with pytest.raises(MuError, match=r"^t\.yaml: methods\.llm_npo: reference_model must be one of request_start, "
+                                      r"original, got 'start'$"):
+        cls.make_params({"reference_model": "start"}, context="t.yaml: methods.llm_npo: ")

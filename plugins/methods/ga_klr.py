@@ -9,7 +9,9 @@ flattened logits, as the reference code computes it: TOFU ``locuslab/tofu`` @ bd
 (``KL``); open-unlearning ``locuslab/open-unlearning`` @ d3d7cf9e, ``src/trainer/utils.py``
 (``compute_kl_divergence``); MLUBench ``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8,
 ``LLaVA_unlearning_main.zip:llava/train/llava_trainer.py`` (``KL``). ``kl_positions: answer`` is the
-variant that averages over answer tokens only. The reference is the model before any unlearning.
+variant that averages over answer tokens only. The reference is the frozen model of ``reference_model``:
+``request_start`` (the model the request starts from, as MLUBench's ``train.py`` l.1169-1177 loads its
+oracle; the MLUBench tasks set it) or ``original`` (the model before any unlearning; the default).
 """
 
 from __future__ import annotations

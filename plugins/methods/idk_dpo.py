@@ -7,8 +7,11 @@
 As open-unlearning computes it (``locuslab/open-unlearning`` @ d3d7cf9e, ``src/trainer/utils.py``
 ``compute_dpo_loss``, ``src/trainer/unlearn/dpo.py``; ``configs/trainer/DPO.yaml``: beta 0.1, gamma
 (forget weight) 1, alpha (retain weight) 1, retain loss NLL). Sequence log-likelihoods summed over
-answer tokens; pi_ref is the model before unlearning. ``dpo_scale`` replaces the 2/beta factor
-(0, the default: 2/beta; 1.0: plain DPO, a variant).
+answer tokens; pi_ref is the frozen model of ``reference_model`` (``request_start``: the model the request
+starts from, as TOFU ``forget.py`` l.132-134 @ bdc209ea loads its oracle from the path of the model being
+unlearned and MLUBench's ``train.py`` l.1169-1177 its oracle; the MLUBench tasks set it; ``original``, the
+default: the model before any unlearning). ``dpo_scale`` replaces the 2/beta factor (0, the default: 2/beta;
+1.0: plain DPO, a variant).
 """
 
 from __future__ import annotations

@@ -3,9 +3,11 @@
     L = -(2/beta) * E[log sigmoid(-beta * (log pi_theta(y_f|x_f) - log pi_ref(y_f|x_f)))]
         + retain_weight * NLL(y_r | x_r)
 
-Sequence log-likelihoods summed over answer tokens; pi_ref is the model before any unlearning
-(the LoRA adapter switched off). beta defaults to 5 (MLUBench's setting). ``retain_weight`` 0 is
-plain NPO as PULSE runs it; 1 is the paper's NPO-RT.
+Sequence log-likelihoods summed over answer tokens (MLUBench ``llava_trainer.py`` ``npo``). pi_ref is the
+frozen reference of ``reference_model``: ``request_start`` (the model the request starts from; MLUBench's
+``train.py`` l.1169-1177 loads its oracle from the trained model's own path, and the MLUBench tasks set it) or
+``original`` (the model before any unlearning, the parameter's default). beta defaults to 5 (MLUBench's
+setting). ``retain_weight`` 0 is plain NPO as PULSE runs it; 1 is the paper's NPO-RT.
 """
 
 from __future__ import annotations

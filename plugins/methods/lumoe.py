@@ -19,7 +19,9 @@ As released (``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8f16f88f9c694b42
   not trained yet is answered by the base model (that adapter does not exist yet).
 
 Earlier experts are never touched, so no damage accumulates. The experts train the LoRA only (``scope``
-``llm``): the base, which answers every query routed to no expert, stays the original model.
+``llm``): the base, which answers every query routed to no expert, stays the original model, and is also
+the model each expert starts from (the ``npo`` variant's reference is the original whatever
+``reference_model`` says).
 
 Variants: ``loss``: ``npo`` (NPO(beta) on D_f + ``retain_weight`` * NLL on D_r), ``gd``, ``ga``, ``idk``
 (token-mean NLL of a refusal + ``retain_weight`` * NLL on D_r); ``router``: ``trained`` (logistic
@@ -105,6 +107,9 @@ class LUMoE(LLMMethod):
         self.experts.append(name)
         self.router.add_expert(name, forget, ctx.retain, lambda d: self.features(model, d))
         return model
+
+    def request_reference(self, ctx):
+        return None  # each expert starts from the base, the original model
 
     def loss(self, ctx, forget, retain):
         p = self.params
