@@ -6,7 +6,7 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
 from .errors import ConfigError, MuError
@@ -74,8 +74,16 @@ def _run_arguments(r: argparse.ArgumentParser) -> None:
     r.add_argument("--no-cache", action="store_true", help="always retrain original and retrain models")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with its errors as one line (the usage block stays behind ``--help``), exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        message = message.replace("argument ", "", 1) if message.startswith("argument ") else message
+        self.exit(2, f"mu-eval: error: {message} (see: {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="mu-eval", description="Evaluate machine-unlearning methods on tasks.")
+    p = _Parser(prog="mu-eval", description="Evaluate machine-unlearning methods on tasks.")
     p.add_argument("--version", action="version", version=f"mu-registry {__version__}")
     sub = p.add_subparsers(dest="command")
 
