@@ -179,3 +179,15 @@ def test_limit_shrinks_every_split_of_a_generative_task(task):
     # the same requests (entities) as without the limit, only fewer rows each
     assert [r.forget_units for r in small.requests] == [r.forget_units for r in full.requests]
     assert small.all_units == full.all_units
+
+
+@pytest.mark.parametrize("args,expected", [
+    (["run", "--seed", "0,x"], "mu-eval: error: --seed: seeds must be integers, got '0,x' (see: mu-eval run --help)"),
+    (["run", "--limit", "abc"], "mu-eval: error: --limit: invalid int value: 'abc' (see: mu-eval run --help)"),
+    (["lst"], "mu-eval: error: command: invalid choice: 'lst'"),
+])
+def test_a_bad_flag_value_is_one_line_without_the_usage_block(capsys, args, expected):
+    with pytest.raises(SystemExit) as exc:
+        cli.main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert exc.value.code == 2 and len(err) == 1 and err[0].startswith(expected), err
