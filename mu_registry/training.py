@@ -113,6 +113,81 @@ def make_optimizer(params, name: str, lr: float, *, weight_decay: float = 0.0,
     raise ValueError(f"unknown optimizer '{name}'")
 
 
+#: which weights an unlearning method's weight decay applies to (its ``weight_decay_params`` parameter):
+#: ``all`` (every weight, as a torch optimiser given ``model.parameters()``) or ``hf`` (Hugging Face's Trainer)
+WEIGHT_DECAY_PARAMS = ("all", "hf")
+
+
+def check_trainer_options(max_grad_norm: float, weight_decay_params: str) -> None:
+    """Refuse a negative ``max_grad_norm`` or an unknown ``weight_decay_params``, naming the parameter."""
+    from .errors import MuError
+
+    if weight_decay_params not in WEIGHT_DECAY_PARAMS:
+        raise MuError(f"parameter 'weight_decay_params' must be one of {', '.join(WEIGHT_DECAY_PARAMS)}, "
+                      f"got '{weight_decay_params}'")
+    if not max_grad_norm >= 0:
+        raise MuError(f"parameter 'max_grad_norm' must be >= 0 (0: no clipping), got {max_grad_norm}")
+
+
+def hf_decay_parameter_names(model: nn.Module) -> set[str]:
+    """The names of the weights Hugging Face's Trainer applies weight decay to, as MU-Bench runs it.
+
+    ``CLU-UML/MU-Bench`` at 48f5c7b ships the transformers it was written against (4.39.3) as
+    ``transformers_for_cl``: ``trainer.py`` ``Trainer.get_decay_parameter_names`` (l.979-988) keeps
+    ``get_parameter_names(model, ALL_LAYERNORM_LAYERS)`` less every name containing ``"bias"``;
+    ``trainer_pt_utils.py`` ``get_parameter_names`` (l.1080-1093) lists every parameter not inside a module of
+    a forbidden type, ``ALL_LAYERNORM_LAYERS = [nn.LayerNorm]`` (``pytorch_utils.py`` l.25); ``create_optimizer``
+    (l.990-1014) gives the other weights ``weight_decay: 0.0``. So: no decay on biases (any parameter whose
+    name holds ``bias``) nor on ``nn.LayerNorm`` weights; other normalisation layers (BatchNorm, GroupNorm)
+    are decayed."""
+
+    def names(module: nn.Module) -> list[str]:
+        out = [f"{child_name}.{n}" for child_name, child in module.named_children()
+               if not isinstance(child, nn.LayerNorm) for n in names(child)]
+        return out + list(module._parameters.keys())
+
+    return {n for n in names(model) if "bias" not in n}
+
+
+def clip_grad_norm_before_step(opt: torch.optim.Optimizer, max_norm: float) -> None:
+    """Clip the gradients of ``opt``'s weights to a global L2 norm of ``max_norm`` before each of its
+    updates, as Hugging Face's Trainer does between ``backward`` and ``optimizer.step()`` with its default
+    ``max_grad_norm=1.0`` (MU-Bench's ``transformers_for_cl/training_args.py`` l.789, ``trainer.py``
+    l.2151-2167: ``clip_grad_norm_(model.parameters(), max_grad_norm)``): every gradient is multiplied by
+    ``min(1, max_norm / (‖g‖₂ + 1e-6))``, ‖g‖₂ over all gradients together (``torch.nn.utils.clip_grad_norm_``).
+    Runs after anything a method does to the gradients before ``opt.step()`` (SalUn's mask, as MU-Bench's
+    ``training_step`` masks before the Trainer clips)."""
+
+    def clip(optimizer: torch.optim.Optimizer, args: Any, kwargs: Any) -> None:
+        grads = [p for group in optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if grads:
+            torch.nn.utils.clip_grad_norm_(grads, max_norm)
+
+    opt.register_step_pre_hook(clip)
+
+
+def unlearning_optimizer(model: nn.Module, name: str, lr: float, *, weight_decay: float = 0.0, momentum: float = 0.9,
+                         weight_decay_params: str = "all", max_grad_norm: float = 0.0) -> torch.optim.Optimizer:
+    """A classification unlearning method's optimiser over ``model``'s weights.
+
+    ``weight_decay_params``: ``all`` decays every weight (``make_optimizer(model.parameters(), ...)``, as
+    before this option existed); ``hf`` decays only :func:`hf_decay_parameter_names` (the trainable ones), the
+    rest in a group with weight decay 0, as Hugging Face's Trainer does. ``max_grad_norm`` > 0 clips the
+    gradients before every update (:func:`clip_grad_norm_before_step`); 0 does not (HF: "0 to disable")."""
+    check_trainer_options(max_grad_norm, weight_decay_params)
+    params: Any = model.parameters()
+    if weight_decay_params == "hf":
+        decay = hf_decay_parameter_names(model)
+        named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        groups = [{"params": [p for n, p in named if n in decay], "weight_decay": weight_decay},
+                  {"params": [p for n, p in named if n not in decay], "weight_decay": 0.0}]
+        params = [g for g in groups if g["params"]]
+    opt = make_optimizer(params, name, lr, weight_decay=weight_decay, momentum=momentum)
+    if max_grad_norm > 0:
+        clip_grad_norm_before_step(opt, max_grad_norm)
+    return opt
+
+
 def lr_schedule(opt: torch.optim.Optimizer, total: int, warmup_ratio: float = 0.0):
     """Linear warm-up over ``warmup_ratio`` of ``total`` steps, then cosine decay to zero."""
     warmup = int(total * warmup_ratio)

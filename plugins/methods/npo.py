@@ -21,7 +21,8 @@ import torch
 import torch.nn.functional as F
 
 from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
+from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
+                                  unlearning_optimizer, unlearning_schedule)
 
 
 def npo_loss(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, beta: float,
@@ -47,15 +48,22 @@ class NPO(Method):
         reduction: str = "per_example"
         #: "constant", or "linear" decay to zero over all updates (MU-Bench's Trainer)
         lr_schedule: str = "constant"
+        #: gradient clipping before every update to this global L2 norm (Hugging Face Trainer's max_grad_norm,
+        #: 1.0 in MU-Bench's runs); 0: none
+        max_grad_norm: float = 0.0
+        #: which weights weight_decay applies to: "all", or "hf" (HF Trainer: not biases nor LayerNorm weights)
+        weight_decay_params: str = "all"
 
         def __post_init__(self) -> None:
             if self.reduction not in ("per_example", "batch_mean"):
                 raise MuError(f"parameter 'reduction' must be per_example or batch_mean, got '{self.reduction}'")
             check_lr_schedule(self.lr_schedule)
+            check_trainer_options(self.max_grad_norm, self.weight_decay_params)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        opt = unlearning_optimizer(ctx.model, p.optimizer, p.lr, weight_decay=p.weight_decay,
+                                   max_grad_norm=p.max_grad_norm, weight_decay_params=p.weight_decay_params)
         sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(len(ctx.forget), p.batch_size))
         for _ in range(p.epochs):
             for f in ctx.batches(ctx.forget, batch_size=p.batch_size):

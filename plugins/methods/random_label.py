@@ -28,7 +28,8 @@ import torch.nn.functional as F
 
 from mu_registry import Method, MuError, UnlearnContext
 from mu_registry.model import EncodedSplit
-from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
+from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
+                                  unlearning_optimizer, unlearning_schedule)
 
 LABEL_RULES = ("uniform", "next", "uniform_wrong")
 
@@ -88,14 +89,21 @@ class RandomLabel(Method):
         weight_decay: float = 0.0
         #: "constant", or "linear" decay to zero over all updates (MU-Bench's Trainer)
         lr_schedule: str = "constant"
+        #: gradient clipping before every update to this global L2 norm (Hugging Face Trainer's max_grad_norm,
+        #: 1.0 in MU-Bench's runs); 0: none
+        max_grad_norm: float = 0.0
+        #: which weights weight_decay applies to: "all", or "hf" (HF Trainer: not biases nor LayerNorm weights)
+        weight_decay_params: str = "all"
 
         def __post_init__(self) -> None:
             check_label_rule(self.label_rule)
             check_lr_schedule(self.lr_schedule)
+            check_trainer_options(self.max_grad_norm, self.weight_decay_params)
 
     def unlearn(self, ctx: UnlearnContext):
         p = self.params
-        opt = make_optimizer(ctx.model.parameters(), p.optimizer, p.lr, weight_decay=p.weight_decay)
+        opt = unlearning_optimizer(ctx.model, p.optimizer, p.lr, weight_decay=p.weight_decay,
+                                   max_grad_norm=p.max_grad_norm, weight_decay_params=p.weight_decay_params)
         rows = len(ctx.forget) + (len(ctx.retain) if p.retain else 0)
         sched = unlearning_schedule(opt, p.lr_schedule, p.epochs * num_batches(rows, p.batch_size))
         for epoch in relabelled_epochs(ctx, p.label_rule, p.epochs, p.batch_size, p.retain):
