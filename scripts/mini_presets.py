@@ -9,7 +9,9 @@ per-method multipliers; ``load_best_model_at_end`` then keeps the epoch with the
 * template: AdamW, ``lr_schedule: linear``, the mini's own training batch size, weight decay of the
   MU-Bench dataset the mini stands in for, and ``EPOCHS`` epochs (this project's budget: MU-Bench runs
   6-10 on pretrained backbones; 5 keeps ``mu-eval run --tasks mubench-mini --methods all`` inside
-  15 minutes on 2 cores);
+  15 minutes on 2 cores); the Hugging Face Trainer defaults MU-Bench keeps (gradient clipping at 1.0, no
+  weight decay on biases or LayerNorm weights), MU-Bench's Bad Teacher batches and GradDiff retain partners,
+  and SCRUB's E/4 max- then E/4 min-epochs (its trainer halves the epochs twice), rounded up to whole passes;
 * multipliers: those of the stand-in dataset's ``gen_config.py`` (CIFAR-100 for the image mini, IMDB for
   text, NLVR2 for NLVR); MU-Bench publishes none for Speech Commands or UCF101, so the speech and video
   minis take CIFAR-100's (this project's choice);
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -52,6 +55,14 @@ METHODS = ("finetune", "neggrad", "graddiff", "random_label", "salun", "bad_teac
 CIFAR100 = {"neggrad": (5.0, 1.0), "random_label": (10.0, 1.0), "bad_teacher": (10.0, 1.0), "salun": (10.0, 1.0)}
 IMDB = {"neggrad": (0.1, 2.0), "bad_teacher": (2.0, 10 / 6)}  # neggrad 12 epochs at lr/10, bad_teaching 10 at x2
 NLVR2: dict[str, tuple[float, float]] = {}
+#: Hugging Face Trainer defaults MU-Bench keeps: gradient clipping at 1.0, no weight decay on biases or LayerNorm
+HF_TRAINER = {"max_grad_norm": 1.0, "weight_decay_params": "hf"}
+#: the template's version, recorded with each sweep. 1: before HF_TRAINER, MU-Bench's Bad Teacher batching and
+#: GradDiff pairing and SCRUB's E/4 budget; 2: with them. A preset file whose recorded sweep ran with an earlier
+#: version says so in its header (the factor was then not chosen again).
+TEMPLATE = 2
+TEMPLATE_CHANGES = {1: "gradient clipping at 1.0, no decay on biases or LayerNorm, Bad Teacher's mixed batches, "
+                       "GradDiff's fixed retain partners and SCRUB's E/4 budget"}
 
 
 @dataclass(frozen=True)
@@ -85,9 +96,10 @@ def methods_block(t: MiniTemplate, base_lr: float) -> dict[str, dict]:
         epochs = max(1, round(EPOCHS * ep_mult))
         lr = float(f"{base_lr * lr_mult:.3g}")
         common = {"epochs": epochs, "lr": lr, "optimizer": "adamw", "weight_decay": t.weight_decay,
-                  "lr_schedule": "linear"}
-        if name == "scrub":  # MU-Bench's scrub: half the epochs are max-steps; no step decay
-            out[name] = {"preset": "large_scale", **common, "max_steps": max(1, epochs // 2),
+                  "lr_schedule": "linear", **HF_TRAINER}
+        if name == "scrub":  # MU-Bench's scrub trainer halves the epochs twice: E/4 max, then E/4 min (rounded up)
+            quarter = math.ceil(epochs / 4)
+            out[name] = {"preset": "large_scale", **common, "epochs": quarter, "max_steps": quarter,
                          "forget_batch_size": t.batch_size, "retain_batch_size": t.batch_size, "lr_decay_epochs": []}
             continue
         args = {**common, "batch_size": t.batch_size}
@@ -95,6 +107,10 @@ def methods_block(t: MiniTemplate, base_lr: float) -> dict[str, dict]:
             args["label_rule"] = "next"  # MU-Bench's (y + 1) mod K, data/base.py
         if name == "npo":
             args["reduction"] = "batch_mean"  # MU-Bench's npo.py
+        if name == "bad_teacher":
+            args["batching"] = "mixed"  # D_f and |D_f| retain rows in one shuffled set, data/base.py l.357-368
+        if name == "graddiff":
+            args.update(retain_pairing="fixed", loss_scale=2.0)  # data/base.py l.301-312, trainer/grad_diff.py
         out[name] = args
     return out
 
@@ -125,11 +141,14 @@ def mean_score(scores: dict[str, float | None]) -> float:
     return sum((scores.get(m) or 0.0) for m in METHODS) / len(METHODS)
 
 
-def write_presets(t: MiniTemplate, factor: float, sweep: dict[float, dict[str, float | None]] | None) -> Path:
+def write_presets(t: MiniTemplate, factor: float, sweep: dict[float, dict[str, float | None]] | None,
+                  template: int = TEMPLATE) -> Path:
     path = TASKS / f"_presets_{t.short}.yaml"
     intro = (f"MU-Bench's procedure (experiment/*/gen_config.py at CLU-UML/MU-Bench@48f5c7b): one template for "
              f"every method (AdamW, linear decay to 0 with no warm-up, the mini's training batch size {t.batch_size}, "
-             f"{EPOCHS} epochs, weight decay {t.weight_decay}) with the weight decay and per-method multipliers of "
+             f"{EPOCHS} epochs, weight decay {t.weight_decay}; HF Trainer's gradient clipping at 1.0 and no decay on "
+             f"biases or LayerNorm; SCRUB E/4 max- and E/4 min-epochs, rounded up, as MU-Bench's scrub trainer halves "
+             f"the epochs twice) with the weight decay and per-method multipliers of "
              f"MU-Bench's {t.multipliers_from}; the mini stands in for {t.stand_in}. Best epoch by mubench_overall on "
              f"the held-out evaluation split. Base learning rate = factor x the mini's training rate ({t.train_lr}), "
              "the factor chosen by the mean over methods of the best epoch's evaluation-split score (no test number "
@@ -147,6 +166,11 @@ def write_presets(t: MiniTemplate, factor: float, sweep: dict[float, dict[str, f
         listed = ", ".join(str(n) for n in sorted(threads, key=str))
         lines.append(f"# (references trained and methods run with torch threads: {listed})")
     lines.append(f"# chosen: factor {factor:g}, base lr {float(f'{t.train_lr * factor:.3g}'):g}")
+    if template != TEMPLATE:
+        later = "; ".join(TEMPLATE_CHANGES[v] for v in range(template, TEMPLATE))
+        note = (f"note: the sweep above ran with template version {template}, before {later}; the factor was not "
+                f"chosen again with version {TEMPLATE} (run scripts/mini_presets.py without --write-only to do so)")
+        lines += ["# " + part for part in textwrap.wrap(note, 112)]
     body = yaml.safe_dump({"methods": methods_block(t, t.train_lr * factor)}, default_flow_style=None, sort_keys=False,
                           width=116)
     path.write_text("\n".join(lines) + "\n" + body)
@@ -174,7 +198,7 @@ def main() -> None:
             for t in chosen:
                 sweep = {str(f): futures[(t.short, f)].result() for f in FACTORS}
                 best = max(FACTORS, key=lambda f: mean_score(sweep[str(f)]))  # ties: the first (largest) factor
-                record[t.short] = {"factor": best, "sweep": sweep}
+                record[t.short] = {"factor": best, "sweep": sweep, "template": TEMPLATE}
                 print(f"{t.task}: " + ", ".join(f"x{f:g} {mean_score(sweep[str(f)]):.3f}" for f in FACTORS)
                       + f" -> x{best:g}")
         RECORD.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
@@ -183,7 +207,7 @@ def main() -> None:
         if rec is None:
             raise SystemExit(f"{RECORD}: no recorded selection for '{t.short}'; run without --write-only")
         sweep = {float(f): s for f, s in rec["sweep"].items()}
-        print("wrote", write_presets(t, rec["factor"], sweep).relative_to(ROOT))
+        print("wrote", write_presets(t, rec["factor"], sweep, rec.get("template", 1)).relative_to(ROOT))
 
 
 if __name__ == "__main__":

@@ -22,6 +22,13 @@ configurations; any parameter given explicitly overrides it:
 * ``small_scale`` (``small_scale_unlearning.ipynb``): Adam (weight decay 0.1), lr 5e-4, alpha 0.5,
   gamma 1, T 2, 10 epochs, 3 max-steps, forget batch 64, retain batch 32, lr decay ×0.1 after epochs
   5, 8, 9.
+
+MU-Bench's own scrub trainer (``CLU-UML/MU-Bench`` at 48f5c7b, ``mubench/trainer/scrub.py``) halves the
+Trainer's ``num_train_epochs`` E twice, in ``method_specific_setup`` (l.28) and again in ``unlearn`` (l.103):
+E/4 epochs of max-steps on D_f, then E/4 epochs of min-steps on D_r, each a Trainer run of its own
+(⌈E/4 · batches⌉ updates, its own linear decay), its KL an ``nn.KLDivLoss`` on raw logits. The MU-Bench
+tasks and minis give ``scrub`` that budget rounded up to whole passes, ``epochs = max_steps = ⌈E/4⌉``,
+alternating as SCRUB does, under one linear decay over all its updates.
 """
 
 from __future__ import annotations
@@ -34,7 +41,8 @@ import torch
 import torch.nn.functional as F
 
 from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.training import check_lr_schedule, make_optimizer, num_batches, unlearning_schedule
+from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
+                                  unlearning_optimizer, unlearning_schedule)
 
 from .bad_teacher import distill_kl
 
@@ -42,11 +50,11 @@ PRESETS: dict[str, dict[str, Any]] = {
     "large_scale": {"optimizer": "sgd", "lr": 5e-4, "momentum": 0.9, "weight_decay": 5e-4, "alpha": 0.001,
                     "gamma": 0.99, "kd_T": 4.0, "epochs": 3, "max_steps": 2, "forget_batch_size": 512,
                     "retain_batch_size": 256, "lr_decay_epochs": [3, 5, 9], "lr_decay_rate": 0.1,
-                    "lr_schedule": "constant"},
+                    "lr_schedule": "constant", "max_grad_norm": 0.0, "weight_decay_params": "all"},
     "small_scale": {"optimizer": "adam", "lr": 5e-4, "momentum": 0.9, "weight_decay": 0.1, "alpha": 0.5,
                     "gamma": 1.0, "kd_T": 2.0, "epochs": 10, "max_steps": 3, "forget_batch_size": 64,
                     "retain_batch_size": 32, "lr_decay_epochs": [5, 8, 9], "lr_decay_rate": 0.1,
-                    "lr_schedule": "constant"},
+                    "lr_schedule": "constant", "max_grad_norm": 0.0, "weight_decay_params": "all"},
 }
 
 
@@ -80,12 +88,18 @@ class SCRUB(Method):
         lr_decay_epochs: list[int] | None = field(default=None)
         lr_decay_rate: float | None = None
         lr_schedule: str | None = None
+        #: gradient clipping to this global L2 norm before every update (HF Trainer's max_grad_norm); 0: none
+        max_grad_norm: float | None = None
+        #: which weights weight_decay applies to: "all", or "hf" (HF Trainer: not biases nor LayerNorm weights)
+        weight_decay_params: str | None = None
 
         def __post_init__(self) -> None:
             if self.preset not in PRESETS:
                 raise MuError(f"parameter 'preset' must be one of {', '.join(PRESETS)}, got '{self.preset}'")
             if self.lr_schedule is not None:
                 check_lr_schedule(self.lr_schedule)
+            check_trainer_options(0.0 if self.max_grad_norm is None else self.max_grad_norm,
+                                  "all" if self.weight_decay_params is None else self.weight_decay_params)
 
     def settings(self) -> dict[str, Any]:
         """The preset's values with every explicitly given parameter in their place."""
@@ -97,8 +111,9 @@ class SCRUB(Method):
 
     def unlearn(self, ctx: UnlearnContext):
         s = self.settings()
-        opt = make_optimizer(ctx.model.parameters(), s["optimizer"], s["lr"], weight_decay=s["weight_decay"],
-                             momentum=s["momentum"])
+        opt = unlearning_optimizer(ctx.model, s["optimizer"], s["lr"], weight_decay=s["weight_decay"],
+                                   momentum=s["momentum"], max_grad_norm=s["max_grad_norm"],
+                                   weight_decay_params=s["weight_decay_params"])
         updates = min(s["max_steps"], s["epochs"]) * num_batches(len(ctx.forget), s["forget_batch_size"]) \
             + s["epochs"] * num_batches(len(ctx.retain), s["retain_batch_size"])
         sched = unlearning_schedule(opt, s["lr_schedule"], updates)
