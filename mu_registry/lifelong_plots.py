@@ -17,7 +17,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from .plots import _safe, finish
+from .plots import _safe, finish, label_bars
 
 CURVES = (("forget_accuracy", "forgotten so far"), ("paraphrase_accuracy", "their paraphrases"),
           ("retain_accuracy", "retain sets"), ("general_accuracy", "general (untouched)"))
@@ -89,7 +89,9 @@ def plot_generation_task(name: str, task: dict[str, Any], out_dir: Path) -> list
                         if a is not None and b:
                             kept.append(100.0 * a / b)
                 vals.append(_mean(kept))
-            ax.bar([g + k * width for g in range(len(groups))], vals, width, label=method)
+            xs = [g + k * width for g in range(len(groups))]
+            ax.bar(xs, vals, width, label=method)
+            label_bars(ax, xs, vals, fmt="{:.0f}")
         ax.axhline(100, color="#888888", linestyle="--", linewidth=1)
         ax.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], [g for g, _ in groups])
         ax.set_title(f"{form} probes")

@@ -68,6 +68,25 @@ def finish(fig: Any, title: str, path: Path) -> Path:
     return path
 
 
+def label_bars(ax: Any, positions: list[float], values: list[float | None], *, horizontal: bool = False,
+               fmt: str = "{:.2f}") -> None:
+    """A marker at each bar's value and the value written beside it, so that a bar of height 0 (a method that
+    forgets everything, the retrain model on the forget set) is seen as 0, not as a missing bar; a bar with no
+    value (nan) is labelled "n/a"."""
+    import math
+
+    for pos, value in zip(positions, values):
+        missing = value is None or math.isnan(value)
+        v = 0.0 if missing else float(value)
+        text = "n/a" if missing else fmt.format(v)
+        if horizontal:
+            ax.plot([v], [pos], marker="|", color="black", markersize=9)
+            ax.annotate(text, (v, pos), xytext=(3, 0), textcoords="offset points", va="center", fontsize=7)
+        else:
+            ax.plot([pos], [v], marker="_", color="black", markersize=9)
+            ax.annotate(text, (pos, v), xytext=(0, 2), textcoords="offset points", ha="center", fontsize=6)
+
+
 def _safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
@@ -92,11 +111,12 @@ def plot_task(name: str, task: dict[str, Any], out_dir: Path) -> list[Path]:
         ax.barh(list(ys), [s[0] if s else 0 for s in stats], xerr=[s[1] if s else 0 for s in stats],
                 color=["#888888" if m == ORIGINAL_ROW else "#4c72b0" if m in (RETRAIN_ROW, "retrain") else "#dd8452"
                        for m in models])
+        label_bars(ax, list(ys), [s[0] if s else None for s in stats], horizontal=True)
         ref = stats[models.index(RETRAIN_ROW)] if RETRAIN_ROW in models else None
         if ref:
             ax.axvline(ref[0], color="#4c72b0", linestyle="--", linewidth=1)
         ax.set_title(f"{set_name} accuracy")
-        ax.set_xlim(0, 1)
+        ax.set_xlim(0, 1.12)  # room for the value labels
         ax.set_yticks(list(ys), models)
         ax.invert_yaxis()
     written.append(finish(fig, f"{name}: after the last request (dashed: retrain)",

@@ -49,3 +49,21 @@ def test_lifelong_requests_plot_has_integer_ticks_or_the_request_names(monkeypat
     named = {**task, "requests": [{"name": x} for x in "ABCD"]}
     lifelong_plots.plot_generation_task("t", named, tmp_path)
     assert _ticks(dict(figures)["t: accuracy after each request"]) == [["A", "B", "C", "D"]] * 4
+
+
+def test_bars_of_height_zero_are_labelled_not_lost():
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mu_registry.plots import label_bars
+
+    fig, ax = plt.subplots()
+    ax.bar([0, 1, 2], [0.0, 0.5, 0.0])
+    label_bars(ax, [0, 1, 2], [0.0, 0.5, math.nan])
+    assert [t.get_text() for t in ax.texts] == ["0.00", "0.50", "n/a"]
+    assert len(ax.lines) == 3  # a marker at each value, the zero bar's included
+    plt.close(fig)
