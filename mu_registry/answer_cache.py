@@ -3,9 +3,10 @@
 An entry is keyed by what produced it: a fingerprint of the model's weights as they are when it
 answers (every parameter and buffer, LoRA adapters included, plus which adapter is active or whether
 adapters are off), a digest of the evaluation rows (prompt tokens, reference answers, options and
-images), and the request (mode, max_new_tokens). Unlike a cache keyed on the request alone (the
-problem of lm-eval's issues #2715 and #4063), changing the weights changes the key, so an earlier
-model's answers are never returned for a later model.
+images), and the request (mode, max_new_tokens, stop strings; with sampling its temperature, top-k,
+top-p and seed, so a sampled answer is never read back for greedy decoding or other settings). Unlike
+a cache keyed on the request alone (the problem of lm-eval's issues #2715 and #4063), changing the
+weights changes the key, so an earlier model's answers are never returned for a later model.
 """
 
 from __future__ import annotations
@@ -52,12 +53,15 @@ def rows_digest(data: EncodedQA) -> str:
     for i in range(len(data)):
         h.update(json.dumps([data.prompts[i], data.answers[i], data.options[i] if data.options else None]).encode())
         img = data.images[i]
-        if img is None:
-            h.update(b"-")
-        elif isinstance(img, str):
-            h.update(img.encode())
-        else:
-            h.update(np.ascontiguousarray(np.asarray(img)).tobytes())
+        for one in (img if isinstance(img, tuple) else (img,)):  # a row's images in order
+            if one is None:
+                h.update(b"-")
+            elif isinstance(one, str):
+                h.update(one.encode())
+            else:
+                h.update(np.ascontiguousarray(np.asarray(one)).tobytes())
+        if isinstance(img, tuple):
+            h.update(f"#{len(img)}".encode())
     return h.hexdigest()[:32]
 
 

@@ -28,12 +28,16 @@ from .task_config import TrainConfig
 NOT_LANGUAGE_MODEL = ("vision_tower", "vision_model", "multi_modal_projector", "mm_projector", "vision_resampler")
 
 
+#: the instruction after MLLMU-Bench's lettered options
+LETTER_INSTRUCTION = "Just give ONE letter representing the answer directly."
+
+
 def letter_prompt(question: str, options: list[str]) -> str:
     """MLLMU-Bench's multiple-choice prompt (``franciscoliu/MLLMU-Bench`` @ 0e3098e5ea7e4878ce4f19cdf873de1410b4d427,
     ``eval.py``: ``formulate_prompt_with_options`` and ``evaluate_classification``): the question, one
     ``"A: option"`` line per option, and the instruction to answer with one letter."""
     lines = "\n".join(f"{chr(65 + k)}: {o}" for k, o in enumerate(options))
-    return f"{question}\n{lines}\nJust give ONE letter representing the answer directly."
+    return f"{question}\n{lines}\n{LETTER_INSTRUCTION}"
 
 
 def parse_letter(answer: str, n_options: int) -> int | None:
@@ -80,6 +84,16 @@ class GenerativeModel(Model):
 
     def pixel_values(self, images: list[Any]) -> torch.Tensor:
         raise MuError(f"model {type(self).__name__} takes no images")
+
+    def tokenize_prompt_after(self, shot: list[str | None], question: str, has_image: bool) -> list[int]:
+        """``tokenize_prompt`` with an example block before the user turn (``generation.one_shot``, MLLMU-Bench's
+        example): ``shot`` holds text pieces and ``None`` where an example's image goes (written as this plugin
+        writes a question's image placeholder, its newline included), all tokenized with the prompt as one
+        text. A plugin that can take one overrides it (and ``takes_one_shot`` then says so)."""
+        raise MuError(f"model {type(self).__name__} cannot put an example before a question (generation.one_shot)")
+
+    def takes_one_shot(self) -> bool:
+        return type(self).tokenize_prompt_after is not GenerativeModel.tokenize_prompt_after
 
     # ------------------------------------------------------------ shared
     def encode(self, split: Split, spec: TaskSpec) -> EncodedQA:  # type: ignore[override]

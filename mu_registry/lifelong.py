@@ -30,7 +30,7 @@ from .progress import progress
 from .qa import EncodedQA
 from .engines import EvalEngine, make_engine
 from .judge import Grade, contains_reference, describe_judge
-from .qa_eval import answer_sets, choice_correct, grade_sets
+from .qa_eval import answer_sets, choice_correct, grade_sets, one_shot_sets
 from .qa_task import QATaskData, concat_splits, build_qa_task
 from .task_index import LoadedTask
 from .runner import guarded_unlearn, read_checkpoint
@@ -60,6 +60,7 @@ class LifelongRun:
         # answers keyed by the weights that gave them (see answer_cache): the original's are reused across runs
         self.answers = AnswerCache(cache_dir() / "answers") if runner.config.use_cache else None
         self.engine: EvalEngine | None = None
+        self._one_shot: dict[str, tuple[EncodedQA, EncodedQA]] = {}  # set name -> (set, its one-shot form)
         judge_factory = reg.judge(self.cfg.generation.judge, context=f"{loaded.path}: generation.judge")
         try:
             self.judge = judge_factory(**self.cfg.generation.judge_args)
@@ -78,6 +79,9 @@ class LifelongRun:
                         label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
                         form_column=cfg.columns.form, options_column=cfg.columns.options,
                         choice_scoring=cfg.generation.choice_scoring)
+        if cfg.generation.one_shot and not adapter.takes_one_shot():  # fail before any training
+            raise MuError(f"{loaded.path}: generation.one_shot: model '{model_name}' cannot put an example before "
+                          "a question (its plugin has no tokenize_prompt_after)")
         if (runner.config.engine or cfg.generation.engine) == "vllm":  # fail before any training
             from .engines import vllm_problem
 
@@ -219,10 +223,12 @@ class LifelongRun:
     def _evaluate(self, adapter: GenerativeModel, model: torch.nn.Module, sets: dict[str, EncodedQA],
                   method: LLMMethod | None, who: str, index: int) -> dict[str, Any]:
         gen = self.cfg.generation
+        if gen.one_shot:  # MLLMU-Bench eval.py's example before every question; its entity's rows left out
+            sets = one_shot_sets(adapter, sets, gen.seed, self._one_shot)
         answers = answer_sets(self._engine(adapter, model), model, sets,
                               route=method.route if method is not None else None, max_new_tokens=gen.max_new_tokens,
                               mode=gen.mode, cache=self.answers, stop=tuple(gen.stop),
-                              choice_scoring=gen.choice_scoring)
+                              choice_scoring=gen.choice_scoring, sampling=gen.sampling())
         per_row: dict[str, list[Any]] = {}
         graded = grade_sets(sets, answers, self.judge if gen.mode == "generate" else None, gen.choice_scoring,
                             rows=per_row)

@@ -30,7 +30,7 @@ class EncodedQA:
     answers: list[list[int]]  # reference answer tokens, end token included
     answer_texts: list[str]
     questions: list[str]
-    images: list[Any]  # raw image per row (None for a text-only probe)
+    images: list[Any]  # raw image per row (None for a text-only probe; a tuple: several, in prompt order)
     units: list[str]  # the entity a row is about
     forms: list[str]  # "multimodal" | "text"
     ids: np.ndarray
@@ -94,10 +94,16 @@ def group_rows(data: EncodedQA, batch_size: int, order: np.ndarray) -> list[np.n
     return out
 
 
+def flat_images(images: list[Any]) -> list[Any]:
+    """Every image of ``images`` in order, a row's tuple of images (a one-shot example's images, then the row's
+    own) spread out: the images a batch's image placeholders stand for, in order."""
+    return [img for item in images for img in (item if isinstance(item, tuple) else (item,))]
+
+
 def _pix(data: EncodedQA, rows: np.ndarray, pixels: PixelFn) -> torch.Tensor | None:
     if data.images[int(rows[0])] is None:
         return None
-    return pixels([data.images[int(r)] for r in rows])
+    return pixels(flat_images([data.images[int(r)] for r in rows]))
 
 
 def collate_qa(data: EncodedQA, rows: np.ndarray, *, pad_id: int, pixels: PixelFn) -> QABatch:

@@ -8,8 +8,10 @@ asked through an evaluation engine (``mu_registry.engines``: transformers or vLL
 
 from __future__ import annotations
 
+import logging
+import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
@@ -19,11 +21,13 @@ from torch import nn
 from . import distributed
 from .answer_cache import AnswerCache, weights_fingerprint
 from .engines import ACTIVE, EvalEngine
-from .generative import parse_letter
+from .engines.base import Sampling
+from .generative import LETTER_INSTRUCTION, GenerativeModel, parse_letter
 from .judge import ASPECTS, Grade, Judge, call_judge
 from .qa import EncodedQA
 
 Route = Callable[[nn.Module, EncodedQA], "list[str | None] | None"]
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -35,9 +39,11 @@ class SetAnswers:
 
 def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA], *, route: Route | None,
                 max_new_tokens: int, mode: str = "generate", cache: AnswerCache | None = None,
-                stop: tuple[str, ...] = (), choice_scoring: str = "letter") -> dict[str, SetAnswers]:
-    """Answers (and reference-answer NLLs) for every set through ``engine``; with ``cache``, rows already
-    answered by these exact weights, through the same route, for the same request are read back instead.
+                stop: tuple[str, ...] = (), choice_scoring: str = "letter",
+                sampling: Sampling | None = None) -> dict[str, SetAnswers]:
+    """Answers (and reference-answer NLLs) for every set through ``engine``, greedy or sampled (``sampling``);
+    with ``cache``, rows already answered by these exact weights, through the same route, for the same request
+    (sampling settings included) are read back instead.
     In choice mode with ``choice_scoring`` "letter" (MLLMU-Bench) the answers are generated (the letter is read
     by ``choice_correct``); with "likelihood" the chosen option's text is the answer and the reference
     answer's NLL is its option's score (no second pass)."""
@@ -58,6 +64,7 @@ def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA]
             if cache is not None:
                 key = cache.key(fingerprint, sub, {"mode": mode, "max_new_tokens": max_new_tokens, "stop": list(stop),
                                                    **({"choice_scoring": choice_scoring} if mode == "choice" else {}),
+                                                   **(sampling.request() if sampling is not None else {}),
                                                    "route": r if routes is not None else "as-is"})
                 hit = distributed.from_main(cache.get(key))  # every process takes the same path
             if hit is not None:
@@ -68,7 +75,8 @@ def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA]
                     got, option_scores = engine.choose(sub, adapter=adapter)
                     scores = _reference_scores(engine, sub, option_scores, adapter)
                 else:
-                    got = engine.generate(sub, max_new_tokens=max_new_tokens, stop=stop, adapter=adapter)
+                    got = engine.generate(sub, max_new_tokens=max_new_tokens, stop=stop, adapter=adapter,
+                                          **({"sampling": sampling} if sampling is not None else {}))
                     scores = engine.loglikelihood(sub, adapter=adapter)
                 if cache is not None:
                     cache.put(key, got, scores)
@@ -76,6 +84,62 @@ def answer_sets(engine: EvalEngine, model: nn.Module, sets: dict[str, EncodedQA]
                 answers[i] = got[k]
                 nll[i] = scores[k]
         out[name] = SetAnswers(answers, nll, routes)
+    return out
+
+
+def one_shot(adapter: GenerativeModel, data: EncodedQA, seed: int, name: str | None = None) -> EncodedQA:
+    r"""``data`` (lettered multiple choice) as MLLMU-Bench's ``eval.py`` asks it (``franciscoliu/MLLMU-Bench`` @
+    0e3098e5ea7e4878ce4f19cdf873de1410b4d427, ``evaluate_classification``, modes forget / retain_shared /
+    test): one entity of the set drawn (``random.sample(id_list, 1)``, the entities in order of appearance;
+    here ``random.Random`` seeded with ``seed`` and the set's name, where eval.py's draw is unseeded), and
+    before every question each question of that entity of the same kind shown with its correct letter::
+
+        USER: <image>\nQuestion: {q}\nA: {a}\nB: {b}\nC: {c}\nD: {d}\nCorrect Answer: {letter}\n   (image questions,
+                                                                             each with the entity's image)
+        USER:\nQuestion: {q}\nA: ...\nCorrect Answer: {letter}\n                                  (text questions)
+
+    then the row's own prompt (the model plugin's template), all one text. The example entity's own rows are
+    left out (eval.py skips the questions it showed). An image row carries a tuple of images: the examples'
+    then its own. A set with a single entity is returned as it is (eval.py would score nothing)."""
+    assert data.options is not None, "one_shot is for multiple choice"
+    units = list(dict.fromkeys(data.units))
+    label = name or data.name
+    if len(units) < 2:
+        log.warning("%s: one entity only, evaluated without the one-shot example", label)
+        return data
+    example = random.Random(f"{seed}|{label}").sample(units, 1)[0]
+    shots: dict[bool, list[str | None]] = {True: [], False: []}
+    images: list[Any] = []
+    for i in range(len(data)):
+        if data.units[i] != example:
+            continue
+        body = data.questions[i].removesuffix(LETTER_INSTRUCTION)  # "{q}\nA: ...\nD: ...\n"
+        letter = chr(65 + data.options[i].index(data.answer_texts[i]))
+        has_image = data.images[i] is not None
+        shots[has_image] += ["USER: ", None] if has_image else ["USER:\n"]
+        shots[has_image].append(f"Question: {body}Correct Answer: {letter}\n")
+        if has_image:
+            images.append(data.images[i])
+    keep = [i for i in range(len(data)) if data.units[i] != example]
+    out = data.take(keep)
+    prompts = [adapter.tokenize_prompt_after(shots[img is not None], question, img is not None)
+               for question, img in zip(out.questions, out.images)]
+    pictures = [None if img is None else (*images, img) if images else img for img in out.images]
+    return replace(out, prompts=prompts, images=pictures)
+
+
+def one_shot_sets(adapter: GenerativeModel, sets: dict[str, EncodedQA], seed: int,
+                  memo: dict[str, tuple[EncodedQA, EncodedQA]] | None = None) -> dict[str, EncodedQA]:
+    """``one_shot`` for every set (each its own example entity); with ``memo``, a set seen before (the same
+    object) is not built again."""
+    out = {}
+    for name, data in sets.items():
+        if memo is not None and name in memo and memo[name][0] is data:
+            out[name] = memo[name][1]
+            continue
+        out[name] = one_shot(adapter, data, seed, name)
+        if memo is not None:
+            memo[name] = (data, out[name])
     return out
 
 

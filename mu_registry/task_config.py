@@ -21,12 +21,16 @@ import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator,
+                      model_validator)
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .engines.base import Sampling
 
 MODALITIES = ("image", "text", "speech", "video", "image-image-text", "image-text", "tabular")
 
@@ -229,7 +233,26 @@ class LifelongConfig(_Strict):
 class GenerationConfig(_Strict):
     """How a generative task is evaluated after every request."""
 
+    #: the most tokens an answer may have (MLUBench's ``eval_unlearned_model.py`` / ``LUMoE.py``: 250;
+    #: MLLMU-Bench's ``eval.py``: 50)
     max_new_tokens: int = Field(default=32, ge=1)
+    #: "greedy" (the argmax at every step) or "sample" (``temperature``, ``top_k``, ``top_p``, ``seed``): MLUBench's
+    #: evaluation scripts sample at temperature 0.2 (``do_sample=True if args.temperature > 0``)
+    decoding: Literal["greedy", "sample"] = "greedy"
+    #: sampling: the logits are divided by it (> 0; required with ``decoding: sample``, refused with greedy)
+    temperature: float | None = Field(default=None, validate_default=True)
+    #: sampling: only the k likeliest tokens (transformers' default 50; 0 = every token)
+    top_k: int = Field(default=50, ge=0, validate_default=True)
+    #: sampling: the smallest set of likeliest tokens whose probability reaches top_p (1 = every token)
+    top_p: float = Field(default=1.0, gt=0, le=1, validate_default=True)
+    #: sampling: each row draws from its own generator seeded by this and the row's content (prompt, images),
+    #: so the same seed gives the same answers on any batch size, order or engine path; one_shot: which
+    #: entity of each set is the example
+    seed: int = 0
+    #: multiple choice (letter scoring): MLLMU-Bench ``eval.py``'s example before every question: one entity of
+    #: the set drawn, every question of the same form of that entity shown with its correct letter, that
+    #: entity's rows left out of the set's scores
+    one_shot: bool = False
     #: "generate": greedy answers, judged; "choice": the option whose text the model finds likeliest
     #: (token-mean log-likelihood after the question and the lettered options), as PULSE scores MLLMU-Bench
     mode: Literal["generate", "choice"] = "generate"
@@ -247,6 +270,46 @@ class GenerationConfig(_Strict):
     #: keyword arguments of the vLLM engine (gpu_memory_utilization, max_model_len, max_loras, ...);
     #: ignored where the transformers engine runs
     engine_args: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("temperature")
+    @classmethod
+    def _temperature(cls, v: float | None, info: ValidationInfo) -> float | None:
+        decoding = info.data.get("decoding")
+        if decoding == "sample" and v is None:
+            raise ValueError("decoding 'sample' needs a temperature > 0 (MLUBench's scripts sample at 0.2)")
+        if decoding == "greedy" and v is not None:
+            raise ValueError(f"{v} is for decoding 'sample'; greedy decoding takes the argmax (set decoding: sample, "
+                             "or leave temperature out)")
+        if v is not None and not v > 0:
+            raise ValueError(f"must be greater than 0 (got {v}); temperature 0 is greedy decoding")
+        return v
+
+    @field_validator("top_k", "top_p")
+    @classmethod
+    def _sampling_only(cls, v: Any, info: ValidationInfo) -> Any:
+        default = cls.model_fields[info.field_name].default
+        if info.data.get("decoding") == "greedy" and v != default:
+            raise ValueError(f"{v} is for decoding 'sample'; greedy decoding takes the argmax")
+        return v
+
+    @model_validator(mode="after")
+    def _one_shot(self) -> "GenerationConfig":
+        if self.one_shot and (self.mode != "choice" or self.choice_scoring != "letter"):
+            raise ValueError("one_shot is MLLMU-Bench's lettered multiple-choice example: it needs mode 'choice' "
+                             "with choice_scoring 'letter'")
+        if self.decoding == "sample" and self.mode == "choice" and self.choice_scoring == "likelihood":
+            raise ValueError("decoding 'sample' applies to generated answers; choice_scoring 'likelihood' "
+                             "generates none")
+        return self
+
+    def sampling(self) -> "Sampling | None":
+        """The engines' sampling settings (``None``: greedy decoding)."""
+        if self.decoding == "greedy":
+            return None
+        from .engines.base import Sampling
+
+        assert self.temperature is not None
+        return Sampling(temperature=self.temperature, top_k=self.top_k, top_p=self.top_p, seed=self.seed)
 
     @model_validator(mode="after")
     def _no_secrets(self) -> "GenerationConfig":

@@ -88,8 +88,9 @@ def test_pulse_tasks_run_on_the_standin(standin, tmp_path):
                  "model.args": {"hidden_size": 64, "layers": 2, "heads": 2},
                  "model.train": {"epochs": 40, "batch_size": 16, "lr": 0.003, "optimizer": "adamw"},
                  "model.finetune": None, "eval_batch_size": 64,
-                 # the tiny model learns the option texts, not letters: scored by likelihood (the variant)
-                 "generation.choice_scoring": "likelihood",
+                 # the tiny model learns the option texts, not letters: scored by likelihood (the variant),
+                 # without MLLMU-Bench's lettered one-shot example (tests/test_decoding.py checks that one)
+                 "generation.choice_scoring": "likelihood", "generation.one_shot": False,
                  "methods": {"ga": {"lr": 0.002, "epochs": 3}}}
 
     def run(task: str, **more) -> dict:

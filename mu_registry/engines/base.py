@@ -3,8 +3,8 @@
 - ``class_scores``: logits of a classifier over a set (MU-Bench);
 - ``choice_scores`` / ``choose``: log-likelihood of each option of a multiple-choice question (PULSE on
   MLLMU-Bench, lm-eval-style benchmarks);
-- ``generate``: greedy answers until end of sequence, a stop string or a token budget (MLUBench), and
-  ``loglikelihood`` of the reference answers (answer NLL, reported with every set).
+- ``generate``: greedy or sampled answers (``Sampling``) until end of sequence, a stop string or a token
+  budget (MLUBench), and ``loglikelihood`` of the reference answers (answer NLL, reported with every set).
 
 Which weights answer is chosen per call: ``adapter=ACTIVE`` (the module as it is), ``None`` (the base
 model with every LoRA adapter off) or an adapter's name (LUMoE routes rows to its experts). After the
@@ -14,9 +14,11 @@ its own copy of the weights (vLLM) can take the new adapter or weights in.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import numpy as np
@@ -37,6 +39,66 @@ def is_oom(exc: BaseException) -> bool:
         return True
     text = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Sampled decoding (``generation.decoding: sample``); greedy decoding is ``None`` wherever a ``Sampling`` is
+    taken. The logits are warped as transformers 4.37.2 (the release MLUBench's ``pyproject.toml`` pins) warps
+    them for ``do_sample=True`` (``generation/utils.py`` ``_get_logits_warper``: temperature, then top-k, then
+    top-p), and each row draws its token from its own generator (``row_generator``), so an answer depends on the
+    seed and the row's content only, not on the batch it shares or the engine path."""
+
+    temperature: float
+    top_k: int = 50
+    top_p: float = 1.0
+    seed: int = 0
+
+    def request(self) -> dict[str, Any]:
+        """What the answer cache keys on (a sampled answer is never reused for greedy or other settings)."""
+        return {"decoding": "sample", "temperature": self.temperature, "top_k": self.top_k, "top_p": self.top_p,
+                "seed": self.seed}
+
+
+def warp(logits: torch.Tensor, sampling: Sampling) -> torch.Tensor:
+    """Rows × vocabulary scores to sample from: transformers' ``TemperatureLogitsWarper`` (divide),
+    ``TopKLogitsWarper`` (below the k-th largest score: -inf; ties kept) and ``TopPLogitsWarper`` (ascending
+    order, the tokens whose cumulative probability is at most 1 - top_p: -inf, the likeliest always kept), in
+    that order, in float32."""
+    scores = logits.float() / sampling.temperature
+    if sampling.top_k > 0:
+        k = min(sampling.top_k, scores.shape[-1])
+        kth = torch.topk(scores, k, dim=-1).values[..., -1:]
+        scores = scores.masked_fill(scores < kth, float("-inf"))
+    if sampling.top_p < 1.0:
+        ordered, order = torch.sort(scores, descending=False)
+        cumulative = ordered.softmax(-1).cumsum(-1)
+        drop = cumulative <= (1 - sampling.top_p)
+        drop[..., -1:] = False
+        scores = scores.masked_fill(drop.scatter(1, order, drop), float("-inf"))
+    return scores
+
+
+def row_seed(seed: int, key: Any) -> int:
+    """A row's own seed: ``seed`` and the row's content key (``repr`` of its prompt tokens and image digests)
+    hashed, so rows with the same content draw the same tokens and no row's draws depend on another's."""
+    digest = hashlib.sha256(f"{seed}|{key!r}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2 ** 63 - 1)
+
+
+def row_generator(seed: int, key: Any) -> torch.Generator:
+    """A CPU generator for one row, seeded with ``row_seed``."""
+    return torch.Generator().manual_seed(row_seed(seed, key))
+
+
+def draw(scores: torch.Tensor, generators: list[torch.Generator]) -> torch.Tensor:
+    """One token per row sampled from ``softmax(scores)`` (warped scores): the Gumbel-max trick, ``argmax(scores
+    + g)`` with ``g = -log(-log(u))`` and ``u`` uniform, one vocabulary's worth of ``u`` drawn from each row's own
+    generator per step (float64, on the CPU: the same draws on any device)."""
+    width = scores.shape[-1]
+    u = torch.stack([torch.rand(width, generator=g, dtype=torch.float64) for g in generators])
+    gumbel = -torch.log(-torch.log(u))
+    return (scores.detach().double().cpu() + gumbel).argmax(-1).to(scores.device)
 
 
 class BatchSizer:
@@ -89,8 +151,9 @@ class EvalEngine(ABC):
 
     @abstractmethod
     def generate(self, data: EncodedQA, *, max_new_tokens: int, stop: tuple[str, ...] = (),
-                 adapter: str | None = ACTIVE) -> list[str]:
-        """Greedy answers, cut at end of sequence, at the first stop string, or after ``max_new_tokens``."""
+                 adapter: str | None = ACTIVE, sampling: Sampling | None = None) -> list[str]:
+        """Answers cut at end of sequence, at the first stop string, or after ``max_new_tokens``: greedy, or
+        sampled with ``sampling``."""
 
     def choose(self, data: EncodedQA, *, adapter: str | None = ACTIVE) -> tuple[list[str], np.ndarray]:
         """The option with the lowest NLL per row, and every option's score."""

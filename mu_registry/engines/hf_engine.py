@@ -21,12 +21,19 @@ Two paths give the same answers (tested: greedy text and chosen options equal, s
   * **image features once**: for LLaVA models the vision tower's selected hidden states are kept per
     image content and vision-tower fingerprint (the tower is frozen in every method here; the fingerprint
     notices any change), the projector (which a method may train) runs on every call;
-  * **less waste in a batch**: greedy decoding written out (no logits processors), the last position's
+  * **less waste in a batch**: decoding written out (no logits processors), the last position's
     logits only, a row leaves the batch once it has emitted the end token or holds a stop string (its
     cache rows dropped), and no forward pass is run for a token past ``max_new_tokens``;
   * **the generation pass scores the reference**: the log-probability of every generated token is kept,
     so a reference answer the model generates itself under these weights (end token included) gets its
     NLL from generation without a likelihood pass.
+
+Sampling (``Sampling``) is the same on both paths: the logits warped as transformers warps them
+(``base.warp``), then one token per row from the row's own generator (``base.row_generator``, seeded by
+the seed and the row's content; ``base.draw``): on the plain path as a logits processor after which
+``generate``'s greedy step takes the drawn token. A row's answer depends on the seed and its content
+only, not on the batch size, the order of rows or the path. A row may hold several images (a tuple:
+MLLMU-Bench's one-shot example before a question); their features go in in order.
 
 Both paths run under ``torch.inference_mode``. Multiple choice shares the prompt in both: one pass over
 the prompts fills the KV cache, which is repeated once per option, and every option of every question is
@@ -53,8 +60,8 @@ from ..answer_cache import rows_digest
 from ..generative import GenerativeModel
 from ..llm_losses import sequence_logprob
 from ..llm_method import is_peft
-from ..qa import IGNORE, EncodedQA, QABatch, collate_prompts, collate_qa, group_rows
-from .base import ACTIVE, BatchSizer, EvalEngine, cut_at_stop
+from ..qa import IGNORE, EncodedQA, QABatch, collate_prompts, collate_qa, flat_images, group_rows
+from .base import ACTIVE, BatchSizer, EvalEngine, Sampling, cut_at_stop, draw, row_generator, warp
 from .reuse import LRUBytes, TensorDigests, image_digest, route_filter
 
 
@@ -279,13 +286,13 @@ class TransformersEngine(EvalEngine):
         return parts.projector(torch.stack([found[k] for k in keys]))
 
     def _embeds(self, parts: LlavaParts, ids: torch.Tensor, images: list[Any]) -> torch.Tensor:
-        """Token embeddings with each row's image features where its image placeholders are (rows in order,
-        as LLaVA's ``masked_scatter`` places them)."""
+        """Token embeddings with each row's image features where its image placeholders are (rows in order, a
+        row's images in order, as LLaVA's ``masked_scatter`` places them)."""
         emb = parts.embed(ids)
         where = ids == parts.image_token
         rows = [i for i in range(ids.shape[0]) if bool(where[i].any())]
         if rows:
-            feats = self._image_features(parts, [images[i] for i in rows])
+            feats = self._image_features(parts, flat_images([images[i] for i in rows]))
             emb = emb.clone()
             emb[where] = feats.reshape(-1, feats.shape[-1]).to(emb.dtype)
         return emb
@@ -384,7 +391,7 @@ class TransformersEngine(EvalEngine):
             kwargs["inputs_embeds"] = self._embeds(parts, ids, images)
         else:  # no feature path: the prefix stops before the image, whose tokens are all in the rest
             kwargs["input_ids"] = ids
-            kwargs["pixel_values"] = self.adapter.pixel_values(images).to(self.device)
+            kwargs["pixel_values"] = self.adapter.pixel_values(flat_images(images)).to(self.device)
         return self.module(**kwargs), mask
 
     def _prefill(self, data: EncodedQA, rows: list[int], n: int, state: str, parts: LlavaParts | None) -> Prefill:
@@ -525,20 +532,21 @@ class TransformersEngine(EvalEngine):
             scores[r, :k] = nll[i, :k]
 
     def generate(self, data: EncodedQA, *, max_new_tokens: int, stop: tuple[str, ...] = (),
-                 adapter: str | None = ACTIVE) -> list[str]:
+                 adapter: str | None = ACTIVE, sampling: Sampling | None = None) -> list[str]:
         if distributed.active() and not self._local:
             return self._sharded(lambda d: self.generate(d, max_new_tokens=max_new_tokens, stop=stop,
-                                                         adapter=adapter), data)
+                                                         adapter=adapter, sampling=sampling), data)
         if len(data) == 0:
             return []
         self.module.eval()
         with torch.inference_mode(), self._scope(adapter):
             if not self.reuse:
-                return self.sizer.run("generate", lambda bs: self._plain_generate(data, max_new_tokens, stop, bs))
+                return self.sizer.run("generate",
+                                      lambda bs: self._plain_generate(data, max_new_tokens, stop, bs, sampling))
             return self._memoised(
-                data, "generate", (max_new_tokens, tuple(stop)), adapter, lambda i: None,
-                lambda sub: self.sizer.run("generate",
-                                           lambda bs: self._reuse_generate(sub, max_new_tokens, stop, adapter, bs)))
+                data, "generate", (max_new_tokens, tuple(stop), sampling), adapter, lambda i: None,
+                lambda sub: self.sizer.run("generate", lambda bs: self._reuse_generate(sub, max_new_tokens, stop,
+                                                                                       adapter, bs, sampling)))
 
     def _finish(self, ids: list[int], stop: tuple[str, ...]) -> str:
         eos = self.adapter.eos_id
@@ -547,13 +555,17 @@ class TransformersEngine(EvalEngine):
         return cut_at_stop(self.adapter.decode(ids), stop).strip()
 
     def _plain_generate(self, data: EncodedQA, max_new_tokens: int, stop: tuple[str, ...],
-                        batch_size: int) -> list[str]:
+                        batch_size: int, sampling: Sampling | None = None) -> list[str]:
         out = [""] * len(data)
+        row_keys = self._row_keys(data, lambda _: None) if sampling is not None else []
         for cpu_batch in self._batches(data, "prompt", batch_size):
             batch = cpu_batch.to(self.device)
             extra = self._kwargs(batch)
             if stop:  # rows stop as soon as their text holds a stop string; the batch when all have
                 extra["stopping_criteria"] = self._stop_criteria(stop, batch.input_ids.shape[1])
+            if sampling is not None:  # the drawn token is the only one left for the greedy step
+                extra["logits_processor"] = self._sampler(
+                    sampling, [row_generator(sampling.seed, row_keys[int(r)]) for r in batch.positions])
             seqs = self.module.generate(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
                                         max_new_tokens=max_new_tokens, do_sample=False,
                                         pad_token_id=self.adapter.pad_id, eos_token_id=self.adapter.eos_id, **extra)
@@ -562,12 +574,13 @@ class TransformersEngine(EvalEngine):
         return out
 
     def _reuse_generate(self, data: EncodedQA, max_new_tokens: int, stop: tuple[str, ...], adapter: str | None,
-                        batch_size: int) -> list[str]:
-        """Greedy decoding as ``generate`` does it without logits processors: argmax of the last position, a
-        row finished at the end token or a stop string, no forward pass after the last allowed token. Finished
-        rows leave the batch (their cache rows are dropped) instead of being fed padding to the end, and the
-        log-probability of every generated token is kept: a reference answer the model would itself generate
-        is scored from it (``loglikelihood``) without another pass."""
+                        batch_size: int, sampling: Sampling | None = None) -> list[str]:
+        """Decoding as ``generate`` does it without logits processors: argmax of the last position (or, with
+        ``sampling``, a draw from the warped logits with the row's generator), a row finished at the end token
+        or a stop string, no forward pass after the last allowed token. Finished rows leave the batch (their
+        cache rows are dropped) instead of being fed padding to the end, and the log-probability (unwarped) of
+        every generated token is kept: a reference answer the model would itself generate is scored from it
+        (``loglikelihood``) without another pass."""
         out = [""] * len(data)
         state = self._state(adapter)
         parts = llava_parts(self.module)
@@ -581,8 +594,12 @@ class TransformersEngine(EvalEngine):
             active = list(range(len(rows)))  # batch rows still generating, in cache order
             tokens: list[list[int]] = [[] for _ in rows]
             logps: list[list[float]] = [[] for _ in rows]
+            gens = [row_generator(sampling.seed, row_keys[r]) for r in rows] if sampling is not None else []
             for step in range(max_new_tokens):
-                nxt = logits.argmax(-1)
+                if sampling is None:
+                    nxt = logits.argmax(-1)
+                else:
+                    nxt = draw(warp(logits, sampling), [gens[i] for i in active])
                 lp = logits.float().log_softmax(-1).gather(1, nxt[:, None])[:, 0]
                 still = []
                 for j, (i, t, v) in enumerate(zip(active, nxt.tolist(), lp.tolist())):
@@ -625,6 +642,20 @@ class TransformersEngine(EvalEngine):
             else:
                 todo.append(i)
         return nll, todo
+
+    @staticmethod
+    def _sampler(sampling: Sampling, generators: list[torch.Generator]):
+        """A logits processor for ``generate``'s greedy step: the token each row draws (``warp`` then ``draw``,
+        the row's ``generators`` in batch order) scored 0, every other token -inf."""
+        from transformers import LogitsProcessor, LogitsProcessorList
+
+        class Draw(LogitsProcessor):
+            def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+                picked = draw(warp(scores, sampling), generators)
+                out = torch.full_like(scores, float("-inf"))
+                return out.scatter(1, picked[:, None], 0.0)
+
+        return LogitsProcessorList([Draw()])
 
     def _stop_criteria(self, stop: tuple[str, ...], prompt_width: int):
         from transformers import StoppingCriteria, StoppingCriteriaList

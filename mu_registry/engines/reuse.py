@@ -7,7 +7,8 @@
   ``load_state_dict``, ``copy_`` under ``no_grad``). ``fingerprint(module, keep)`` digests the tensors a
   request depends on: the base weights and the adapter that answers (LUMoE's base route does not change
   when an expert is added), or the vision tower alone for image features.
-- ``image_digest``: the content of an image (array bytes, or a file's bytes), not its name.
+- ``image_digest``: the content of an image (array bytes, or a file's bytes), not its name; of a row's tuple
+  of images, their digests in order.
 - ``LRUBytes``: a least-recently-used store bounded in bytes (prefix key/value caches, image features).
 
 Not seen by the change detector: writes through ``tensor.data`` (a separate version counter); the engine
@@ -83,6 +84,11 @@ def image_digest(image: Any) -> str | None:
     (memoised by path, size and modification time). ``None`` for what it cannot read."""
     if image is None:
         return None
+    if isinstance(image, tuple):  # several images in one row (a one-shot example's, then the row's own)
+        parts = [image_digest(i) for i in image]
+        if any(d is None for d in parts):
+            return None
+        return "tuple:" + hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]  # type: ignore[arg-type]
     if isinstance(image, (str, os.PathLike)):
         path = os.fspath(image)
         try:

@@ -25,9 +25,13 @@ where that runs without a GPU, against the real package (tests/test_vllm_real.py
   ``model_executor/models/llava.py`` ``_get_prompt_updates`` and ``multimodal/processing/processor.py``;
   a prompt already expanded by the model plugin would hold 2N-1 image tokens of which N carry the image).
   Answer positions are read from the expanded ``prompt_token_ids`` vLLM returns, and the expansion is
-  checked against the model plugin's own (the transformers engine's prompt). Generation is greedy with
-  stop strings; likelihoods come from ``prompt_logprobs``. Prefix caching is off by default: with it on,
-  vLLM's prompt logprobs can depend on the order of requests (vLLM issue #42019, open in 0.32).
+  checked against the model plugin's own (the transformers engine's prompt). A row with a tuple of images
+  (a one-shot example's, then its own) sends them as a list, in order. Generation is greedy with stop
+  strings, or sampled (``Sampling``: temperature, top-k, top-p, and a per-row seed, the transformers engine's
+  ``row_seed``; vLLM's sampler draws differently from the transformers engine's, so sampled answers agree
+  between the engines in distribution, not token for token); likelihoods come from ``prompt_logprobs``.
+  Prefix caching is off by default: with it on, vLLM's prompt logprobs can depend on the order of
+  requests (vLLM issue #42019, open in 0.32).
 """
 
 from __future__ import annotations
@@ -49,7 +53,8 @@ from ..errors import MuError
 from ..generative import NOT_LANGUAGE_MODEL
 from ..llm_method import is_peft
 from ..qa import EncodedQA
-from .base import ACTIVE, EvalEngine
+from .base import ACTIVE, EvalEngine, Sampling, row_seed
+from .reuse import image_digest
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +346,9 @@ class VLLMEngine(EvalEngine):
                 raise MuError(f"vllm engine: model plugin {type(self.adapter).__name__} names no image_token_id, so "
                               "its image rows cannot be sent to vLLM")
             ids = collapse_image_runs(ids, self.image_id)
-            prompt["multi_modal_data"] = {"image": self._image(data.images[i])}
+            img = data.images[i]
+            prompt["multi_modal_data"] = {"image": [self._image(x) for x in img] if isinstance(img, tuple)
+                                          else self._image(img)}
         prompt["prompt_token_ids"] = ids + list(extra or [])
         return prompt, expected
 
@@ -360,10 +367,17 @@ class VLLMEngine(EvalEngine):
         return SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
 
     @staticmethod
-    def generation_params(max_new_tokens: int, stop: tuple[str, ...] = ()):
+    def generation_params(max_new_tokens: int, stop: tuple[str, ...] = (), sampling: Sampling | None = None,
+                          seed: int | None = None):
+        """Greedy (temperature 0), or ``sampling``'s temperature, top-k (0, every token: vLLM's -1) and top-p
+        with the row's ``seed``."""
         from vllm import SamplingParams
 
-        return SamplingParams(max_tokens=max_new_tokens, temperature=0.0, stop=list(stop) or None)
+        if sampling is None:
+            return SamplingParams(max_tokens=max_new_tokens, temperature=0.0, stop=list(stop) or None)
+        return SamplingParams(max_tokens=max_new_tokens, temperature=sampling.temperature,
+                              top_k=sampling.top_k if sampling.top_k > 0 else -1, top_p=sampling.top_p, seed=seed,
+                              stop=list(stop) or None)
 
     def _scored(self, prompts: list[tuple[dict[str, Any], list[int]]], n_scored: list[int],
                 adapter: str | None) -> np.ndarray:
@@ -400,7 +414,17 @@ class VLLMEngine(EvalEngine):
         return scores
 
     def generate(self, data: EncodedQA, *, max_new_tokens: int, stop: tuple[str, ...] = (),
-                 adapter: str | None = ACTIVE) -> list[str]:
-        outs = self._served([self.prompt(data, i) for i in range(len(data))],
-                            self.generation_params(max_new_tokens, stop), adapter)
+                 adapter: str | None = ACTIVE, sampling: Sampling | None = None) -> list[str]:
+        if sampling is None:
+            params: Any = self.generation_params(max_new_tokens, stop)
+        else:  # one request per row, each with the row's own seed
+            params = [self.generation_params(max_new_tokens, stop, sampling, self.row_seed(data, i, sampling.seed))
+                      for i in range(len(data))]
+        outs = self._served([self.prompt(data, i) for i in range(len(data))], params, adapter)
         return [o.outputs[0].text.strip() for o in outs]
+
+    @staticmethod
+    def row_seed(data: EncodedQA, i: int, seed: int) -> int:
+        """Row ``i``'s seed as the transformers engine derives it (its prompt tokens and image digest)."""
+        img = data.images[i]
+        return row_seed(seed, (tuple(data.prompts[i]), image_digest(img) if img is not None else None, None))

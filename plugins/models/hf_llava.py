@@ -99,6 +99,14 @@ class HFLlava(GenerativeModel):
         text = self.args["template"].format(image=self._image_tokens() if has_image else "", question=question)
         return self.tokenizer(text, add_special_tokens=True).input_ids
 
+    def tokenize_prompt_after(self, shot: list[str | None], question: str, has_image: bool) -> list[int]:
+        """The example block (each ``None`` the image placeholder as a question's, newline included) then the
+        template, tokenized as one text: MLLMU-Bench's ``eval.py`` gives the processor one string holding the
+        examples and the question."""
+        head = "".join(self._image_tokens() if piece is None else piece for piece in shot)
+        text = head + self.args["template"].format(image=self._image_tokens() if has_image else "", question=question)
+        return self.tokenizer(text, add_special_tokens=True).input_ids
+
     def tokenize_answer(self, text: str) -> list[int]:
         return self.tokenizer(" " + text, add_special_tokens=False).input_ids + [self.eos_id]
 

@@ -170,6 +170,15 @@ class TinyLlava(GenerativeModel):
     def tokenize_prompt(self, question: str, has_image: bool) -> list[int]:
         return prompt_ids(question, image_tokens=self.image_tokens if has_image else 0)
 
+    def tokenize_prompt_after(self, shot: list[str | None], question: str, has_image: bool) -> list[int]:
+        """The example block after the begin token (an image: one placeholder per patch and a newline, as in
+        a question), then the prompt."""
+        head: list[int] = []
+        for piece in shot:
+            head += [TOKENS.image] * self.image_tokens + TOKENS.encode("\n") if piece is None else TOKENS.encode(piece)
+        prompt = self.tokenize_prompt(question, has_image)
+        return prompt[:1] + head + prompt[1:]
+
     def tokenize_answer(self, text: str) -> list[int]:
         return TOKENS.encode(text) + [TOKENS.eos]
 

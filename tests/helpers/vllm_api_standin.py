@@ -44,6 +44,9 @@ class SamplingParams:
     temperature: float = 1.0
     prompt_logprobs: int | None = None
     stop: list[str] | None = None
+    top_k: int = 0
+    top_p: float = 1.0
+    seed: int | None = None
 
 
 @dataclass
@@ -179,37 +182,41 @@ class LLM:
         if image is None:
             return model(input_ids=t).logits[0]
         embeds = model.get_input_embeddings()(t).clone()
-        feats = self._features(model, image, lora_id)
-        for start, n in ranges:  # only the placeholder ranges carry the image; other image tokens stay text
-            embeds[0, start:start + n] = feats
+        images = image if isinstance(image, list) else [image]  # a list: one image per placeholder, in order
+        for (start, n), one in zip(ranges, images):  # only the placeholder ranges carry an image
+            embeds[0, start:start + n] = self._features(model, one, lora_id)
         return model(inputs_embeds=embeds).logits[0]
 
     @torch.no_grad()
-    def generate(self, prompts: list[dict[str, Any]], params: SamplingParams, lora_request=None,
-                 use_tqdm: bool = False) -> list[RequestOutput]:
+    def generate(self, prompts: list[dict[str, Any]], params: SamplingParams | list[SamplingParams],
+                 lora_request=None, use_tqdm: bool = False) -> list[RequestOutput]:
+        """Greedy whatever the params say (the stand-in does not sample); a list of params (one per prompt, as
+        vLLM takes it) is kept in ``last_params`` for the tests to read."""
         model = self._model(lora_request)
         lora_id = None if lora_request is None else lora_request.lora_int_id
+        self.last_params = params
         outs = []
-        for prompt in prompts:
+        for i, prompt in enumerate(prompts):
             image = (prompt.get("multi_modal_data") or {}).get("image")
             row = list(prompt["prompt_token_ids"])
             ranges: list[tuple[int, int]] = []
             if image is not None:
-                row, ranges = self._expand(row, 1)
+                row, ranges = self._expand(row, len(image) if isinstance(image, list) else 1)
+            one = params[i] if isinstance(params, list) else params
             logprobs = None
-            if params.prompt_logprobs is not None:
+            if one.prompt_logprobs is not None:
                 lp = self._logits(model, row, image, ranges, lora_id).float().log_softmax(-1)
                 logprobs = [None] + [{row[j]: Logprob(float(lp[j - 1, row[j]]))} for j in range(1, len(row))]
             new: list[int] = []
             text = ""
-            for _ in range(params.max_tokens):
+            for _ in range(one.max_tokens):
                 nxt = int(self._logits(model, row + new, image, ranges, lora_id)[-1].argmax())
                 if nxt == self.tokenizer.eos_token_id:
                     break
                 new.append(nxt)
                 text = self.tokenizer.decode(new, skip_special_tokens=True)
-                if params.stop and any(s in text for s in params.stop):
-                    text = text[:min(text.find(s) for s in params.stop if s in text)]
+                if one.stop and any(s in text for s in one.stop):
+                    text = text[:min(text.find(s) for s in one.stop if s in text)]
                     break
             outs.append(RequestOutput(row, [CompletionOutput(text)], logprobs))
         return outs
