@@ -203,8 +203,17 @@ def render_tables(results: dict[str, Any], run_dir: Any = None) -> str:
 
     parts = [render_generation_task(name, task) if task.get("task_type") == "generation" else render_task(name, task)
              for name, task in results.get("tasks", {}).items()]
-    note = ("[original] and [retrain] are the reference models. "
-            "time_s: training time for original and retrain (from when it was trained, if cached), "
-            "unlearning time for methods. Metrics are for the last request; ± is the std over seeds.")
+    kinds = {task.get("task_type") == "generation" for task in results.get("tasks", {}).values()}
+    notes = []
+    if False in kinds:  # a classification task: its reference rows and its time column
+        notes.append("[original] and [retrain] are the reference models. "
+                     "time_s: training time for original and retrain (from when it was trained, if cached), "
+                     "unlearning time for methods. Metrics are for the last request; ± is the std over seeds.")
+    if True in kinds:  # a generative task: what its two kinds of score add to each other
+        notes.append("acc: answers that contain the reference in full (normalised words, in order). "
+                     "forget quality / retain utility: MLUBench's 0/1/2 rubric / 2, by the judge named in brackets "
+                     "(a correct answer in other words or with a flaw counts there; a refusal is forget quality "
+                     "2, utility 0); mu-eval report RUN_DIR --answers shows the answers and the rule behind each "
+                     "grade. unlearn_s: unlearning time summed over the requests.")
     head = status_lines(results, run_dir)
-    return "\n\n".join((["\n".join(head)] if head else []) + parts + [note]) + "\n"
+    return "\n\n".join((["\n".join(head)] if head else []) + parts + notes) + "\n"
