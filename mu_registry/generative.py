@@ -95,6 +95,11 @@ class GenerativeModel(Model):
     def takes_one_shot(self) -> bool:
         return type(self).tokenize_prompt_after is not GenerativeModel.tokenize_prompt_after
 
+    def decoder_layers(self) -> int | None:
+        """The language model's number of decoder layers, read without building the model (planning checks a
+        method's layer choice against it: RMU); ``None`` where the plugin cannot tell."""
+        return None
+
     # ------------------------------------------------------------ shared
     def encode(self, split: Split, spec: TaskSpec) -> EncodedQA:  # type: ignore[override]
         cols = split.columns

@@ -181,6 +181,7 @@ class Runner:
                 methods = [m for m in self.registry.names("methods") if self.registry.usable("methods", m)]
             if not methods:
                 raise MuError(f"{loaded.path}: no methods to run: pass --methods or set default_methods")
+            plugin: Any = None
             for m in methods:
                 cls = self.registry.method(m, context="--methods")
                 # build each method once now, so a bad hyperparameter fails before any training
@@ -188,7 +189,18 @@ class Runner:
                 overrides = {**from_yaml, **self.config.method_args.get(m, {})}
                 if loaded.config.task_type in cls.supports:
                     cls.make_params(from_yaml, context=f"{loaded.path}: methods.{m}: ")  # names the file
-                    cls(cls.make_params(overrides, context=f"method '{m}': "))
+                    method = cls(cls.make_params(overrides, context=f"method '{m}': "))
+                    check = getattr(method, "check_model", None)  # a choice the model's shape bounds (RMU's layer)
+                    if check is not None:
+                        try:
+                            if plugin is None:
+                                plugin = self.registry.model(model_name)(
+                                    **(loaded.config.model.args if not self.config.model else {}))
+                            check(plugin)
+                        except MuError as exc:
+                            where = f"--method-args {m}" if self.config.method_args.get(m) else \
+                                f"{loaded.path}: methods.{m}"
+                            raise MuError(f"{where}: {exc}") from None
             plan.append((loaded, methods))
         planned = {m for _, methods in plan for m in methods}
         for m in self.config.method_args:

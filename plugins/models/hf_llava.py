@@ -73,6 +73,19 @@ class HFLlava(GenerativeModel):
         self.processor  # noqa: B018 (sets pad/eos ids)
         return cls.from_pretrained(self.source, dtype=dtype)
 
+    def decoder_layers(self) -> int | None:
+        """The text config's ``num_hidden_layers`` (the config file only); ``None`` where it cannot be read
+        (no network and no local copy: the run itself will say so)."""
+        import transformers
+
+        try:
+            config = transformers.AutoConfig.from_pretrained(self.source)
+        except (OSError, ValueError):
+            return None
+        text = config.get_text_config() if hasattr(config, "get_text_config") else config
+        layers = getattr(text, "num_hidden_layers", None)
+        return int(layers) if isinstance(layers, int) else None
+
     def load(self, spec, path, seed: int):
         module = self.build(spec, seed)
         module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))

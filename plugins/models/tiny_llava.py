@@ -162,6 +162,9 @@ class TinyLlava(GenerativeModel):
     def build(self, spec, seed: int):
         return build_tiny_llava(seed=seed, **self.args)
 
+    def decoder_layers(self) -> int:
+        return int(self.args["layers"])
+
     def load(self, spec, path, seed: int):
         module = self.build(spec, seed)
         module.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
