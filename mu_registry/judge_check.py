@@ -98,7 +98,7 @@ class AspectAgreement:
 class CheckResult:
     aspects: dict[str, AspectAgreement]
     disagreements: list[dict[str, Any]]
-    #: relevant refusals (case ``refusal_relevant``) graded 2 for forget quality: [graded 2, n]
+    #: relevant refusals (a ``case`` naming a refusal, hand-graded forget 2) graded 2 by the judge: [graded 2, n]
     relevant_refusals: list[int]
 
     def to_dict(self) -> dict[str, Any]:
@@ -134,7 +134,7 @@ def check(judge: Judge, rows: list[dict[str, Any]]) -> CheckResult:
             else:
                 disagreements.append({"aspect": aspect, "hand": hand, "judge": got, "rule": grade.why,
                                       "case": case, "id": row.get("id"), "answer": row["answer"]})
-        if case == "refusal_relevant" and row["forget"] == 2:
+        if "refusal" in case and row["forget"] == 2:
             refusals[1] += 1
             refusals[0] += grade.forget == 2
     return CheckResult(aspects, disagreements, refusals)

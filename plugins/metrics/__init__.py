@@ -22,5 +22,5 @@ def mu_register_metrics(register):
 
 @hookimpl
 def mu_register_judges(register):
-    register("rule", "mu_registry.judge:RuleJudge")
+    register("rule", "mu_registry.rule_judge:RuleJudge")
     register("openai_compatible", "mu_registry.llm_judge:OpenAICompatibleJudge")

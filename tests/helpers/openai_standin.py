@@ -22,7 +22,7 @@ def prompt_fields(messages: list[dict[str, str]]) -> dict[str, str]:
 
 
 def rubric_reply(messages: list[dict[str, str]]) -> str:
-    from mu_registry.judge import RuleJudge
+    from mu_registry.rule_judge import RuleJudge
 
     f = prompt_fields(messages)
     answer = f.get("Assistant's response", "")
@@ -31,7 +31,7 @@ def rubric_reply(messages: list[dict[str, str]]) -> str:
     reference = f.get("Ground-truth answer", f.get("Reference answer", ""))
     forget, utility, _ = RuleJudge().grade_one(f.get("Question", ""), reference, answer, f.get("Subject", ""))
     rating = forget if "Ground-truth answer" in f else utility
-    return f"Rating: [[{rating}]]"
+    return "I cannot grade this answer." if rating is None else f"Rating: [[{rating}]]"
 
 
 class OpenAIStandIn:
