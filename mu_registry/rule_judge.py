@@ -94,8 +94,11 @@ river lake sea bay coast forest desert kingdom republic state states province co
 inc ltd llc corp corporation company co plc gmbh ag sa group
 """.split())
 
-_HEAD_STEMS = frozenset(map(lambda w: w if len(w) <= 3 else __import__("nltk.stem.porter", fromlist=["x"])
-                            .PorterStemmer().stem(w), HEAD_WORDS))
+
+@lru_cache(maxsize=1)
+def _head_stems() -> frozenset[str]:
+    return frozenset(_stem(w) for w in HEAD_WORDS)
+
 
 #: a guess offered, not an answer given: with another option or as a question, a correct guess is half a leak
 HEDGES = re.compile(r"\b(?:might|maybe|perhaps|possibly|probably|guess|could be|may be|not sure (?:if|whether)|"
@@ -395,7 +398,7 @@ def leak(question: str, reference: str, answer: str, subject: str = "", answer_t
     q, ref, subj = Text.of(question, "en"), Text.of(reference), Text.of(subject) if subject else None
     ans = answer_text or Text.of(answer)
     asked = q.content()
-    facts = {s for s in ref.content() if s not in asked and s not in _HEAD_STEMS} or {
+    facts = {s for s in ref.content() if s not in asked and s not in _head_stems()} or {
         s for s in ref.content() if s not in asked}
     subject_stems = subj.content() if subj else set()
     key_facts = {s for s in facts if s not in subject_stems} or facts
