@@ -64,6 +64,19 @@ def with_site(monkeypatch):
     return add
 
 
+@pytest.fixture
+def mu(capsys):
+    """``mu-eval ARGS`` in-process: (exit code, stderr lines without plugin warnings and info lines)."""
+    import mu_registry.cli as cli
+
+    def call(*args: str) -> tuple[int, list[str]]:
+        code = cli.main(list(args))
+        _, err = capsys.readouterr()
+        noise = ("mu-eval: warning: plugin", "mu-eval: info:")
+        return code, [line for line in err.strip().splitlines() if not line.startswith(noise)]
+    return call
+
+
 def run_cli(*args: str, sites: tuple[Path, ...] = (), env: dict[str, str] | None = None,
             cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run ``mu-eval`` in a subprocess with ``sites`` on PYTHONPATH."""

@@ -22,7 +22,6 @@ from conftest import write
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-import mu_registry.cli as cli  # noqa: E402
 from mu_registry.answer_cache import AnswerCache, rows_digest  # noqa: E402
 from mu_registry.engines import TransformersEngine  # noqa: E402
 from mu_registry.engines.base import Sampling, draw, row_generator, warp  # noqa: E402
@@ -324,16 +323,6 @@ GEN_TASK = """\
 include: mlubench-mini
 task: t
 """
-
-
-@pytest.fixture
-def mu(capsys):
-    def call(*args: str) -> tuple[int, list[str]]:
-        code = cli.main(list(args))
-        _, err = capsys.readouterr()
-        noise = ("mu-eval: warning: plugin", "mu-eval: info:")
-        return code, [line for line in err.strip().splitlines() if not line.startswith(noise)]
-    return call
 
 
 @pytest.mark.parametrize("generation, field, problem", [

@@ -16,7 +16,6 @@ from conftest import write
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-import mu_registry.cli as cli  # noqa: E402
 from mu_registry.errors import MuError  # noqa: E402
 from mu_registry.llm_method import QAContext  # noqa: E402
 from mu_registry.model import TaskSpec  # noqa: E402
@@ -125,16 +124,6 @@ def test_the_last_decoder_layer_is_refused():
     adapter = TinyLlava(layers=2)
     with pytest.raises(MuError, match=r"^method 'rmu': parameter 'layer': layer 1 is not below"):
         method.prepare(adapter.build(SPEC, 0), adapter)
-
-
-@pytest.fixture
-def mu(capsys):
-    def call(*args: str) -> tuple[int, list[str]]:
-        code = cli.main(list(args))
-        _, err = capsys.readouterr()
-        noise = ("mu-eval: warning: plugin", "mu-eval: info:")
-        return code, [line for line in err.strip().splitlines() if not line.startswith(noise)]
-    return call
 
 
 @pytest.mark.parametrize("methods, extra, where, problem", [
