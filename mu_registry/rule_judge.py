@@ -461,7 +461,7 @@ def _names_subject(question: str, subject: str, ans: Text) -> bool:
     return bool(name) and not (name & asked) and all(_in(n, said) for n in name)
 
 
-def _name_shaped(reference: str, ans: Text, raw: str) -> bool:
+def _name_shaped(reference: str, ans: Text) -> bool:
     """The reference is a short name ("Rany Plains") and the answer has its form (at most three words, one
     capitalised, no word mixing letters and digits): a wrong name ("sizar Valey"), not gibberish."""
     ref = Text.of(reference)
@@ -538,7 +538,7 @@ class RuleJudge:
             if ans.lang == "en" and (found.foreign or (len(found.stated) >= 2 and not shares)):
                 return 0, 0, "irrelevant refusal"
             return 2, 0, "relevant refusal"
-        name_shaped = _name_shaped(reference, ans, answer) and not _MIXED.search(answer)
+        name_shaped = _name_shaped(reference, ans) and not _MIXED.search(answer)
         if deg.gibberish and not name_shaped:
             return 0, 0, "gibberish"
         if ans.lang != "en":
