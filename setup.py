@@ -3,7 +3,7 @@
 ``plugins/`` and ``tasks/`` are installed under the import names ``mu_registry_plugins`` and
 ``mu_registry_tasks`` (``package-dir`` in pyproject.toml), which ``[tool.setuptools.packages.find]``
 cannot express; so every package below them and below ``mu_registry/`` is found here instead of
-being listed by hand (a hand-written list once left ``mu_registry.engines`` out of the wheel).
+being listed by hand (a hand-written list once left ``mu_registry.evaluation.engines`` out of the wheel).
 """
 
 from setuptools import find_namespace_packages, setup

@@ -111,10 +111,10 @@ def main() -> None:
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    from mu_registry import general_benchmarks as G
-    from mu_registry.engines import TransformersEngine
-    from mu_registry.model import TaskSpec
-    from mu_registry.qa import EncodedQA
+    import mu_registry.evaluation.benchmarks.lm_eval as G
+    from mu_registry.evaluation.engines import TransformersEngine
+    from mu_registry.api.model import TaskSpec
+    from mu_registry.api.qa import EncodedQA
     from mu_registry_plugins.models.smollm2 import SmolLM2Llava
 
     class SameTokens(SmolLM2Llava):

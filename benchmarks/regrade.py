@@ -14,8 +14,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from mu_registry.judge import call_judge, describe_judge, make_judge
-from mu_registry.registry import get_registry
+from mu_registry.evaluation.judging import call_judge, describe_judge, make_judge
+from mu_registry.registry.manager import get_registry
 
 
 def regrade(run_dir: Path, judge_name: str) -> dict:

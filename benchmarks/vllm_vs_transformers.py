@@ -31,12 +31,12 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32, help="transformers engine batch size")
     args = ap.parse_args()
 
-    from mu_registry.engines import TransformersEngine, vllm_available
+    from mu_registry.evaluation.engines import TransformersEngine, vllm_available
     if not vllm_available():
         print("needs a CUDA GPU and vLLM (pip install 'mu-registry[vllm]'): not run")
         sys.exit(0)
-    from mu_registry.engines.vllm_engine import VLLMEngine
-    from mu_registry.model import TaskSpec
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
+    from mu_registry.api.model import TaskSpec
     from mu_registry_plugins.datasets.world_facts import world_facts
     from mu_registry_plugins.models.hf_llava import HFLlava
 

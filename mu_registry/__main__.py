@@ -1,5 +1,5 @@
 import sys
 
-from .cli import main
+from mu_registry.cli.main import main
 
 sys.exit(main())

@@ -6,7 +6,7 @@
 2. The rows (these and hand-written ones) are graded by hand by the rubric's text, with a one-line reason,
    by a grader who has not read the rule judge's code.
 3. ``split GRADED.jsonl... --out DIR``: every row goes to ``dev.jsonl`` or ``sealed.jsonl`` by
-   :func:`mu_registry.judge_check.split_of` (a fixed hash of its text); ``SEALED.sha256`` records the sealed
+   :func:`mu_registry.report.judge_check.split_of` (a fixed hash of its text); ``SEALED.sha256`` records the sealed
    file's hash. This is committed before any rule of the judge changes; the rules are then changed looking
    at ``dev.jsonl`` only (``mu-eval judge check tests/data/judge_set/dev.jsonl``).
 """
@@ -20,7 +20,7 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
-from mu_registry.judge_check import read_graded, sha256_file, split_of
+from mu_registry.report.judge_check import read_graded, sha256_file, split_of
 
 #: words in a question that name MLUBench's entity classes (the generated worlds' questions say the class)
 CLASSES = (("Person", r"\bperson\b|\bwho\b"), ("Animal", r"\banimal\b"), ("Plant", r"\bplant\b"),

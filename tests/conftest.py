@@ -67,7 +67,7 @@ def with_site(monkeypatch):
 @pytest.fixture
 def mu(capsys):
     """``mu-eval ARGS`` in-process: (exit code, stderr lines without plugin warnings and info lines)."""
-    import mu_registry.cli as cli
+    import mu_registry.cli.main as cli
 
     def call(*args: str) -> tuple[int, list[str]]:
         code = cli.main(list(args))

@@ -10,10 +10,10 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mu_registry.answer_cache import AnswerCache, weights_fingerprint  # noqa: E402
-from mu_registry.engines import TransformersEngine  # noqa: E402
-from mu_registry.model import TaskSpec  # noqa: E402
-from mu_registry.qa_eval import answer_sets  # noqa: E402
+from mu_registry.evaluation.answer_cache import AnswerCache, weights_fingerprint  # noqa: E402
+from mu_registry.evaluation.engines import TransformersEngine  # noqa: E402
+from mu_registry.api.model import TaskSpec  # noqa: E402
+from mu_registry.evaluation.generative import answer_sets  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
 from mu_registry_plugins.models.tiny_llava import TinyLlava  # noqa: E402
 

@@ -7,10 +7,10 @@ import pytest
 import torch
 from tiny import context, setup
 
-from mu_registry.best_epoch import BestEpoch
-from mu_registry.metric import SetOutputs
-from mu_registry.task_config import SelectBestConfig
-from mu_registry_plugins.methods.neggrad import NegGrad
+from mu_registry.evaluation.best_epoch import BestEpoch
+from mu_registry.api.metric import SetOutputs
+from mu_registry.config.task import SelectBestConfig
+from mu_registry_plugins.methods.ga import GA
 
 
 def test_the_best_epochs_weights_are_restored_and_recorded():
@@ -30,9 +30,9 @@ def test_the_best_epochs_weights_are_restored_and_recorded():
 
     sel = BestEpoch("planned", metric, "eval", evaluate, {"forget": forget, "eval": retain},
                     {"eval": SetOutputs(adapter.forward(original, retain.inputs).numpy(), retain.labels.numpy())},
-                    4, "neggrad", None)
+                    4, "ga", None)
     ctx.epoch_end = sel
-    model = NegGrad(epochs=5, lr=1e-2).unlearn(ctx)
+    model = GA(epochs=5, lr=1e-2).unlearn(ctx)
     record = sel.finish(model)
     assert record["epoch"] == 2 and record["score"] == 0.7 and record["scores"] == [0.2, 0.7, 0.4, 0.7, None]
     assert all(torch.equal(model.state_dict()[k], snapshots[1][k]) for k in snapshots[1])

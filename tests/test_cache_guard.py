@@ -10,8 +10,8 @@ from pathlib import Path
 
 from conftest import PLUGIN_PACKAGES, _pip_install, run_cli, write
 
-from mu_registry.registry import Registry
-from mu_registry.runner import RunConfig, Runner
+from mu_registry.registry.manager import Registry
+from mu_registry.run.runner import RunConfig, Runner
 
 TASK = """\
 task: cachetask

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from mu_registry.cli import main
-from mu_registry.data_sources import MLUBench, sources
-from mu_registry.errors import ConfigError, MuError
-from mu_registry.forget_ids import resolve_ids_file
-from mu_registry.mlubench_manifest import FILES
+from mu_registry.cli.main import main
+from mu_registry.data.sources import MLUBench, sources
+from mu_registry.util.errors import ConfigError, MuError
+from mu_registry.data.forget_ids import resolve_ids_file
+from mu_registry.data.mlubench_manifest import FILES
 
 from conftest import SHARED
 

@@ -9,7 +9,7 @@ import pytest
 
 from conftest import SHARED
 
-from mu_registry.errors import MuError
+from mu_registry.util.errors import MuError
 from mu_registry_plugins.datasets.digits import digits
 from mu_registry_plugins.datasets.fashion_mnist import DEFAULT_ROOT, fashion_mnist
 

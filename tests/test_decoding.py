@@ -22,12 +22,12 @@ from conftest import write
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mu_registry.answer_cache import AnswerCache, rows_digest  # noqa: E402
-from mu_registry.engines import TransformersEngine  # noqa: E402
-from mu_registry.engines.base import Sampling, draw, row_generator, warp  # noqa: E402
-from mu_registry.model import TaskSpec  # noqa: E402
-from mu_registry.qa_eval import answer_sets, one_shot  # noqa: E402
-from mu_registry.task_config import GenerationConfig  # noqa: E402
+from mu_registry.evaluation.answer_cache import AnswerCache, rows_digest  # noqa: E402
+from mu_registry.evaluation.engines import TransformersEngine  # noqa: E402
+from mu_registry.evaluation.engines.base import Sampling, draw, row_generator, warp  # noqa: E402
+from mu_registry.api.model import TaskSpec  # noqa: E402
+from mu_registry.evaluation.generative import answer_sets, one_shot  # noqa: E402
+from mu_registry.config.task import GenerationConfig  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
 from mu_registry_plugins.models.tiny_llava import TOKENS, TinyLlava  # noqa: E402
 
@@ -203,7 +203,7 @@ def _mcq():
                                             (f"Where was {name} born?", ["Oslo", "Lima", "Pune", "Kyiv"], e)]):
             rows.append({"question": q, "options": opts, "answer": opts[ans], "image": img if k < 2 else None,
                          "form": "multimodal" if k < 2 else "text", "entity": name})
-    from mu_registry.data import Split
+    from mu_registry.api.data import Split
 
     cols = {k: [r[k] for r in rows] for k in rows[0]}
     split = Split("forget_A", cols, np.arange(len(rows)))
@@ -254,13 +254,13 @@ def test_hf_llava_one_shot_tokens_are_the_processor_s_on_eval_py_s_prompt(tmp_pa
     on eval.py's prompt string, with the plugin's template set to eval.py's turn (``\\nASSISTANT:``)."""
     from test_hf_llava import _save_tiny_llava
 
-    from mu_registry.registry import Registry
+    from mu_registry.registry.manager import Registry
 
     folder = tmp_path / "llava"
     _save_tiny_llava(folder)
     adapter = Registry().model("hf_llava")(pretrained=str(folder), template="USER: {image}{question}\nASSISTANT:")
     _, data = _mcq()
-    from mu_registry.data import Split
+    from mu_registry.api.data import Split
 
     split = Split("forget_A", {"question": [q.split("\n")[0] for q in data.questions], "options": data.options,
                                "answer": data.answer_texts, "image": data.images, "form": data.forms,
@@ -344,8 +344,8 @@ def test_bad_decoding_options_are_one_line_naming_file_and_field(mu, tmp_path, g
 
 
 def test_the_real_tasks_decode_as_the_releases():
-    from mu_registry.registry import Registry
-    from mu_registry.task_index import TaskIndex
+    from mu_registry.registry.manager import Registry
+    from mu_registry.registry.task_index import TaskIndex
 
     index = TaskIndex(Registry())
     mlu = index.load("mlubench").config.generation
@@ -376,8 +376,8 @@ def standin(monkeypatch):
 def _llava_mcq(tmp_path):
     from test_hf_llava import _save_tiny_llava
 
-    from mu_registry.data import Split
-    from mu_registry.registry import Registry
+    from mu_registry.api.data import Split
+    from mu_registry.registry.manager import Registry
 
     folder = tmp_path / "llava"
     _save_tiny_llava(folder)
@@ -390,7 +390,7 @@ def _llava_mcq(tmp_path):
 
 
 def test_vllm_sampling_params_are_the_task_s(standin):
-    from mu_registry.engines.vllm_engine import VLLMEngine
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
 
     greedy = VLLMEngine.generation_params(50, ("\n",))
     assert (greedy.temperature, greedy.max_tokens, greedy.stop) == (0.0, 50, ["\n"])
@@ -401,9 +401,9 @@ def test_vllm_sampling_params_are_the_task_s(standin):
 
 
 def test_vllm_sends_one_shot_rows_with_their_images_and_a_seed_per_row(tmp_path, standin):
-    from mu_registry.engines.base import row_seed
-    from mu_registry.engines.reuse import image_digest
-    from mu_registry.engines.vllm_engine import VLLMEngine
+    from mu_registry.evaluation.engines.base import row_seed
+    from mu_registry.evaluation.engines.reuse import image_digest
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
 
     adapter, enc = _llava_mcq(tmp_path)
     view = one_shot(adapter, enc, seed=0, name="forget_A")

@@ -19,7 +19,7 @@ pytest.importorskip("peft")
 
 
 def _data_and_model():
-    from mu_registry.model import TaskSpec
+    from mu_registry.api.model import TaskSpec
     from mu_registry_plugins.datasets.entity_world import entity_world
     from mu_registry_plugins.models.tiny_llava import TinyLlava
 
@@ -37,9 +37,9 @@ def _answers(engine, data):
 
 
 def _worker(rank: int, world: int, port: int, out_dir: str) -> None:
-    from mu_registry import distributed
-    from mu_registry.atomic import atomic_write_text
-    from mu_registry.engines import TransformersEngine
+    import mu_registry.evaluation.distributed as distributed
+    from mu_registry.util.atomic import atomic_write_text
+    from mu_registry.evaluation.engines import TransformersEngine
 
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
     try:
@@ -72,7 +72,7 @@ def test_two_gloo_processes_split_rows_share_rank0_weights_and_match_one_process
     assert ranks[0]["synced"] > 0  # the drifted tensor (and every tensor, on the first call) was broadcast
     assert (tmp_path / "written-by-0.txt").exists() and not (tmp_path / "written-by-1.txt").exists()
 
-    from mu_registry.engines import TransformersEngine
+    from mu_registry.evaluation.engines import TransformersEngine
 
     adapter, data, model = _data_and_model()
     single = _answers(TransformersEngine(adapter, model, device=torch.device("cpu"), batch_size=3), data)

@@ -14,11 +14,11 @@ from conftest import randomize_lora_b
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mu_registry.engines import TransformersEngine  # noqa: E402
-from mu_registry.engines.hf_engine import llava_parts  # noqa: E402
-from mu_registry.engines.reuse import LRUBytes, TensorDigests, image_digest, route_filter  # noqa: E402
-from mu_registry.model import TaskSpec  # noqa: E402
-from mu_registry.qa import EncodedQA  # noqa: E402
+from mu_registry.evaluation.engines import TransformersEngine  # noqa: E402
+from mu_registry.evaluation.engines.hf_engine import llava_parts  # noqa: E402
+from mu_registry.evaluation.engines.reuse import LRUBytes, TensorDigests, image_digest, route_filter  # noqa: E402
+from mu_registry.api.model import TaskSpec  # noqa: E402
+from mu_registry.api.qa import EncodedQA  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
 from mu_registry_plugins.models.tiny_llava import TOKENS, TinyLlava  # noqa: E402
 

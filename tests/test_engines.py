@@ -15,10 +15,10 @@ from torch import nn
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mu_registry.engines import ACTIVE, TransformersEngine, make_engine, vllm_available  # noqa: E402
-from mu_registry.engines.base import BatchSizer, cut_at_stop, is_oom  # noqa: E402
-from mu_registry.errors import MuError  # noqa: E402
-from mu_registry.model import TaskSpec  # noqa: E402
+from mu_registry.evaluation.engines import ACTIVE, TransformersEngine, make_engine, vllm_available  # noqa: E402
+from mu_registry.evaluation.engines.base import BatchSizer, cut_at_stop, is_oom  # noqa: E402
+from mu_registry.util.errors import MuError  # noqa: E402
+from mu_registry.api.model import TaskSpec  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
 from mu_registry_plugins.models.tiny_llava import TinyLlava  # noqa: E402
 

@@ -8,8 +8,8 @@ import pytest
 evaluate = pytest.importorskip("evaluate")
 
 from mu_registry import MetricContext, SetOutputs  # noqa: E402
-from mu_registry.evaluate_modules import NAMES, module_path  # noqa: E402
-from mu_registry.errors import MuError  # noqa: E402
+from mu_registry_plugins.metrics.evaluate_modules import NAMES, module_path  # noqa: E402
+from mu_registry.util.errors import MuError  # noqa: E402
 from mu_registry_plugins.metrics.accuracy import accuracy  # noqa: E402
 from mu_registry_plugins.metrics.f1 import f1  # noqa: E402
 

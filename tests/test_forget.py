@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 from conftest import write
 
-from mu_registry.data import Split
-from mu_registry.errors import ConfigError
-from mu_registry.forget import read_ids_file, select_forget_ids, split_requests
-from mu_registry.registry import Registry
-from mu_registry.task import build_task
-from mu_registry.task_config import ForgetConfig, RequestsConfig
-from mu_registry.task_index import TaskIndex
+from mu_registry.api.data import Split
+from mu_registry.util.errors import ConfigError
+from mu_registry.data.forget import read_ids_file, select_forget_ids, split_requests
+from mu_registry.registry.manager import Registry
+from mu_registry.data.classification import build_task
+from mu_registry.config.task import ForgetConfig, RequestsConfig
+from mu_registry.registry.task_index import TaskIndex
 
 
 def _train(n=200, classes=4, offset=1000):

@@ -15,9 +15,9 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_lm_eval_scores_the_in_memory_model_with_its_adapters():
-    from mu_registry import general_benchmarks as G
-    from mu_registry.model import TaskSpec
-    from mu_registry.registry import Registry
+    import mu_registry.evaluation.benchmarks.lm_eval as G
+    from mu_registry.api.model import TaskSpec
+    from mu_registry.registry.manager import Registry
 
     adapter = Registry().model("smollm2_llava")()
     spec = TaskSpec("t", "image-text", 0, ["question", "image"], "answer", {}, unit_column="entity", form_column="form")
@@ -36,8 +36,8 @@ def test_lm_eval_scores_the_in_memory_model_with_its_adapters():
 
 
 def test_a_model_without_a_hugging_face_tokenizer_is_refused_in_one_line():
-    from mu_registry import general_benchmarks as G
-    from mu_registry.errors import MuError
+    import mu_registry.evaluation.benchmarks.lm_eval as G
+    from mu_registry.util.errors import MuError
     from mu_registry_plugins.models.tiny_llava import TOKENS, TinyLlava
 
     class ByteModel:

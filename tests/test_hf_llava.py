@@ -13,9 +13,10 @@ transformers = pytest.importorskip("transformers")
 pytest.importorskip("peft")
 pytest.importorskip("PIL")
 
-from mu_registry.data import Split  # noqa: E402
-from mu_registry.model import TaskSpec  # noqa: E402
-from mu_registry.registry import Registry  # noqa: E402
+from mu_registry.api.data import Split  # noqa: E402
+from mu_registry.api.model import TaskSpec  # noqa: E402
+from mu_registry.registry.manager import Registry  # noqa: E402
+from mu_registry.evaluation.engines.hf_engine import TransformersEngine  # noqa: E402
 
 SPECIALS = ["<pad>", "<s>", "</s>", "<image>"]
 
@@ -69,7 +70,8 @@ def test_hf_llava_loads_a_local_checkpoint_encodes_trains_and_generates(tmp_path
     assert [b.pixel_values is not None for b in batches] == [True, False]  # image and text rows apart
     for b in batches:
         assert adapter.forward(model, b).shape[:2] == b.input_ids.shape
-    answers = adapter.generate(model, data, max_new_tokens=4, batch_size=8, device=torch.device("cpu"))
+    engine = TransformersEngine(adapter, model, device=torch.device("cpu"), batch_size=8)
+    answers = engine.generate(data, max_new_tokens=4)
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
 
     # what the vLLM engine loads: the base weights without the adapter, with processor and tokenizer

@@ -14,11 +14,11 @@ import pytest
 
 from conftest import HERE, run_cli, write
 
-from mu_registry.errors import MuError
-from mu_registry.judge import is_refusal, rouge_l
-from mu_registry.judge_check import check, read_graded, sha256_file, split_of
-from mu_registry.qa_eval import _summary
-from mu_registry.rule_judge import RuleJudge, Text, degeneration, leak, normalise_numbers
+from mu_registry.util.errors import MuError
+from mu_registry.api.judge import is_refusal, rouge_l
+from mu_registry.report.judge_check import check, read_graded, sha256_file, split_of
+from mu_registry.evaluation.generative import _summary
+from mu_registry_plugins.judges.rule import RuleJudge, Text, degeneration, leak, normalise_numbers
 
 pytest.importorskip("rouge_score")
 SET = HERE / "data" / "judge_set"
@@ -126,7 +126,7 @@ def test_rouge_l_is_rouge_score_with_stemming():
 
 
 def test_ungraded_answers_are_counted_never_scored_zero():
-    from mu_registry.judge import Grade
+    from mu_registry.api.judge import Grade
 
     grades = [Grade(2, None, 0.0, True, False), Grade(None, None, 0.0, False, False), Grade(1, None, 0.0, False, False)]
     out = _summary(grades, np.zeros(3), aspects=("forget",))
@@ -144,7 +144,7 @@ def standin():
 
 
 def _judge(server, monkeypatch, **args):
-    from mu_registry.llm_judge import OpenAICompatibleJudge
+    from mu_registry_plugins.judges.openai_compatible import OpenAICompatibleJudge
 
     monkeypatch.setenv("MU_TEST_JUDGE_KEY", SECRET)
     return OpenAICompatibleJudge(model="judge-standin", base_url=server.base_url, api_key_env="MU_TEST_JUDGE_KEY",
@@ -183,7 +183,7 @@ def test_llm_judge_prompts_carry_the_rubric_and_replies_are_parsed(standin, monk
 
 
 def test_llm_judge_parses_ratings():
-    from mu_registry.llm_judge import parse_rating
+    from mu_registry_plugins.judges.openai_compatible import parse_rating
 
     assert parse_rating("Rating: [[2]]") == 2 and parse_rating("rating: [[ 0 ]] because") == 0
     assert parse_rating("Rating: 1") == 1 and parse_rating("**Rating:** 2") == 2
@@ -212,7 +212,7 @@ def test_llm_judge_caches_grades_and_records_ungraded(standin, monkeypatch, tmp_
 
 
 def test_a_literal_key_is_refused_in_one_line(monkeypatch, tmp_path):
-    from mu_registry.llm_judge import OpenAICompatibleJudge
+    from mu_registry_plugins.judges.openai_compatible import OpenAICompatibleJudge
 
     with pytest.raises(MuError, match="literal API key is refused"):
         OpenAICompatibleJudge(model="m", base_url="http://127.0.0.1:9/v1", api_key=SECRET)

@@ -10,8 +10,8 @@ import pytest
 
 from conftest import run_cli, write
 
-from mu_registry.rule_judge import RuleJudge
-from mu_registry.judge_check import check, read_graded, split_of
+from mu_registry_plugins.judges.rule import RuleJudge
+from mu_registry.report.judge_check import check, read_graded, split_of
 
 pytest.importorskip("rouge_score")
 

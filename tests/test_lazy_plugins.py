@@ -9,15 +9,15 @@ import types
 import pytest
 
 from mu_registry import hookimpl
-from mu_registry.errors import MuError
-from mu_registry.lazy import is_lazy_target, static_summary, summary_of
-from mu_registry.registry import Registry
+from mu_registry.util.errors import MuError
+from mu_registry.registry.lazy import is_lazy_target, static_summary, summary_of
+from mu_registry.registry.manager import Registry
 
 KINDS = ("methods", "models", "metrics", "datasets", "judges", "routers")
 
 
 def _modules_after(argv: list[str]) -> set[str]:
-    code = ("import contextlib, io, sys\nfrom mu_registry.cli import main\n"
+    code = ("import contextlib, io, sys\nfrom mu_registry.cli.main import main\n"
             "with contextlib.redirect_stdout(io.StringIO()):\n"
             f"    try:\n        main({argv!r})\n    except SystemExit:\n        pass\n"
             "print(' '.join(m for m in ('torch', 'transformers', 'datasets', 'peft') if m in sys.modules))")
@@ -47,10 +47,10 @@ def test_every_builtin_has_a_description_and_its_static_summary_matches_the_impo
 
 def test_a_lazy_entry_is_imported_once_on_first_use():
     reg = Registry()
-    entry = reg.entry("methods", "neggrad")
+    entry = reg.entry("methods", "ga")
     assert "obj" not in entry.__dict__  # not resolved yet
-    cls = reg.method("neggrad")
-    assert cls.__name__ == "NegGrad" and reg.method("neggrad") is cls
+    cls = reg.method("ga")
+    assert cls.__name__ == "GA" and reg.method("ga") is cls
 
 
 def test_a_target_that_cannot_be_imported_names_the_plugin_and_the_reason():
@@ -64,8 +64,8 @@ def test_a_target_that_cannot_be_imported_names_the_plugin_and_the_reason():
 
 
 def test_static_summary_follows_imports_and_base_classes():
-    # GA declares no `supports`; its base class LLMMethod (imported from mu_registry.llm_method) does
-    assert static_summary("mu_registry_plugins.methods.ga:GA").task_types == ("generation",)
+    # GenerativeGA declares no `supports`; its base class GenerativeMethod (imported from the facade) does
+    assert static_summary("mu_registry_plugins.methods.ga:GenerativeGA").task_types == ("generation",)
     # `from mu_registry import Method`: re-exported lazily by mu_registry/__init__.py
-    assert static_summary("mu_registry_plugins.methods.neggrad:NegGrad").task_types == ("classification",)
+    assert static_summary("mu_registry_plugins.methods.ga:GA").task_types == ("classification",)
     assert static_summary("mu_registry.no_such_module:X").description == ""

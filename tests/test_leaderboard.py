@@ -9,10 +9,10 @@ import pytest
 
 from conftest import run_cli, write
 
-from mu_registry.leaderboard import find_run, metric_value
-from mu_registry.reference import load_reference, shipped_suites
-from mu_registry.registry import Registry
-from mu_registry.task_index import TaskIndex
+from mu_registry.papers.leaderboard import find_run, metric_value
+from mu_registry.papers.published import load_reference, shipped_suites
+from mu_registry.registry.manager import Registry
+from mu_registry.registry.task_index import TaskIndex
 
 TOY = """
 suite: toy
@@ -25,11 +25,11 @@ configs:
     task: mubench-cifar100
     set: {model.args.pretrained: microsoft/resnet-50}
     stand_in: {task: digits-random, set: {model.train.epochs: 8}}
-    methods: [neggrad]
+    methods: [ga]
     reference:
       original:
         metrics.accuracy.test: {value: 0.5, source: tab1, where: "row 1"}
-      neggrad:
+      ga:
         metrics.accuracy.forget: {value: 0.25, source: tab1, where: "row 2"}
 """
 
@@ -57,7 +57,7 @@ def test_leaderboard_runs_the_stand_in_with_a_plugin_method_and_reads_results_ba
                    "--limit", "300", "--output", str(out), sites=(example_site,))
     assert proc.returncode == 0, proc.stderr
     assert "STAND-IN: run on the offline task digits-random instead of mubench-cifar100" in proc.stdout
-    for method in ("original", "retrain", "neggrad", "example/ascent_descent"):
+    for method in ("original", "retrain", "ga", "example/ascent_descent"):
         assert f"\n{method} " in proc.stdout, method
 
     board = json.loads((out / "toy.json").read_text())
@@ -123,7 +123,7 @@ def test_metric_paths_pick_requests_and_runs_match_the_keys_a_config_sets(tmp_pa
 # --- MLUBench's draft-appendix numbers ---------------------------------------------------------
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "shared" / "reference" / "published-numbers.md"
-METHODS = {"GA": "ga", "KL": "ga_klr", "GD": "gd", "NPO": "llm_npo", "LUMoE": "lumoe", "PO": "po"}
+METHODS = {"GA": "ga", "KL": "ga_klr", "GD": "graddiff", "NPO": "npo", "LUMoE": "lumoe", "PO": "po"}
 
 
 def _published_tables() -> dict[int, tuple[str, list[str], dict[str, dict[str, float]]]]:
@@ -198,7 +198,7 @@ def test_leaderboard_prints_mlubench_draft_numbers_beside_a_stand_in_run_with_it
 
 
 def test_every_stand_in_of_the_mlubench_suite_builds_with_the_request_names_it_maps_to():
-    from mu_registry.qa_task import build_qa_task
+    from mu_registry.data.generative import build_qa_task
 
     registry = Registry()
     for config in load_reference("mlubench").configs:
@@ -233,14 +233,14 @@ def test_pulse_holds_only_the_secondary_numbers_the_shared_file_allows_marked_se
     registry = Registry()
     llm_only = next(c for c in suite.configs if c.name.endswith("LLM only"))
     loaded = TaskIndex(registry, [], llm_only.stand_in.set).load(llm_only.stand_in.task)
-    cls = registry.method("ga")
+    cls = registry.method("ga", task_type="generation")
     assert cls.make_params(loaded.config.methods["ga"]).scope == "llm"
 
 
 def test_lifelong_summary_has_pulse_per_form_forget_accuracy():
     from types import SimpleNamespace
 
-    from mu_registry.lifelong import summarize
+    from mu_registry.protocols.lifelong import summarize
 
     data = SimpleNamespace(requests=[SimpleNamespace(name="0"), SimpleNamespace(name="1")])
     forms = {"by_form": {"multimodal": {"accuracy": 0.2}, "text": {"accuracy": 0.6}}}

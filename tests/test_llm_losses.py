@@ -9,7 +9,7 @@ import math
 import pytest
 import torch
 
-from mu_registry import llm_losses as L
+import mu_registry.training.losses as L
 
 transformers = pytest.importorskip("transformers")
 

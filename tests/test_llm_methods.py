@@ -13,11 +13,11 @@ import torch
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mu_registry.llm_method import REFUSALS, QAContext  # noqa: E402
-from mu_registry.model import TaskSpec  # noqa: E402
-from mu_registry.engines import TransformersEngine  # noqa: E402
-from mu_registry.registry import Registry  # noqa: E402
-from mu_registry.task_config import TrainConfig  # noqa: E402
+from mu_registry.api.generative_method import REFUSALS, QAContext  # noqa: E402
+from mu_registry.api.model import TaskSpec  # noqa: E402
+from mu_registry.evaluation.engines import TransformersEngine  # noqa: E402
+from mu_registry.registry.manager import Registry  # noqa: E402
+from mu_registry.config.task import TrainConfig  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
 from mu_registry_plugins.models.tiny_llava import TinyLlava  # noqa: E402
 
@@ -44,8 +44,8 @@ def _nll(adapter, model, data) -> float:
     return float(TransformersEngine(adapter, model, device=CPU, batch_size=64).loglikelihood(data).mean())
 
 
-GENERATIVE = ["ga", "ga_klr", "gd", "llm_npo", "simnpo", "idk", "po", "idk_dpo", "rmu", "lumoe"]
-WITH_RETAIN = {"ga_klr", "gd", "simnpo", "idk", "idk_dpo", "rmu"}  # LUMoE as released: none (its router keeps
+GENERATIVE = ["ga", "ga_klr", "graddiff", "npo", "simnpo", "idk", "po", "idk_dpo", "rmu", "lumoe"]
+WITH_RETAIN = {"ga_klr", "graddiff", "simnpo", "idk", "idk_dpo", "rmu"}  # LUMoE as released: none (its router keeps
 # retain queries on the base model, checked below)
 FAST = {"lr": 2e-3, "epochs": 4}
 
@@ -109,7 +109,7 @@ def test_idk_makes_refusals_likely(world):
 def test_warmup_cosine_schedule_by_hand_and_as_transformers():
     import math
 
-    from mu_registry.llm_method import warmup_cosine, warmup_steps
+    from mu_registry.api.generative_method import warmup_cosine, warmup_steps
 
     transformers = pytest.importorskip("transformers")
     assert warmup_steps(0.03, 10) == 1 and warmup_steps(0.03, 100) == 3  # ceil(ratio * total)
@@ -126,7 +126,7 @@ def test_warmup_cosine_schedule_by_hand_and_as_transformers():
 
 
 def test_lora_on_every_language_model_linear_and_the_projector_at_its_own_lr(world):
-    from mu_registry.llm_method import param_groups
+    from mu_registry.api.generative_method import param_groups
 
     adapter, original, _, _ = world
     cls = Registry().method("ga")
@@ -155,7 +155,7 @@ def test_lora_on_every_language_model_linear_and_the_projector_at_its_own_lr(wor
 
 
 def test_each_request_merges_its_lora_and_the_next_starts_a_fresh_one(world):
-    from mu_registry.llm_method import is_peft
+    from mu_registry.training.peft import is_peft
 
     adapter, original, forget, retain = world
     cls = Registry().method("ga")
@@ -224,9 +224,9 @@ def test_each_loss_weighting_by_hand(monkeypatch):
     expected = 0.1375 * (2 / 2.5) * math.log(1 + 0.375 ** 1.25) + retain_nll
     assert make("simnpo").loss(ctx, forget, retain).item() == pytest.approx(expected, rel=1e-5)
     # NPO (MLUBench's: beta 5, no retain term): -(2/5) log sigmoid(-5 ln 1.5)
-    assert make("llm_npo").loss(ctx, forget, retain).item() == pytest.approx(0.4 * math.log(1 + 1.5 ** 5), rel=1e-5)
+    assert make("npo").loss(ctx, forget, retain).item() == pytest.approx(0.4 * math.log(1 + 1.5 ** 5), rel=1e-5)
     # GD: -NLL_f + NLL_r
-    assert make("gd").loss(ctx, forget, retain).item() == pytest.approx(math.log(0.375) / 2 + retain_nll, rel=1e-5)
+    assert make("graddiff").loss(ctx, forget, retain).item() == pytest.approx(math.log(0.375) / 2 + retain_nll, rel=1e-5)
     # GA+KLR: the retain batch equals its reference except position 0 (3/4 vs 1/2): KL 1/2 ln(4/3) over 3 positions
     retain_kl = _hand_batch([["ln3", 0.0], [0.0, 0.0]], [1, 1], ref_rows=[[0.0, 0.0], [0.0, 0.0]])
     expected = math.log(0.375) / 2 + 0.5 * math.log(4 / 3) / 3
@@ -274,11 +274,11 @@ def test_npo_and_kl_reference_from_the_second_request_on(world, reference_model)
     against the original they are not."""
     import math
 
-    from mu_registry import llm_losses as L
+    import mu_registry.training.losses as L
 
     adapter, original, forget, retain = world
     reg = Registry()
-    for name in ("llm_npo", "ga_klr"):
+    for name in ("npo", "ga_klr"):
         cls = reg.method(name)
         method = cls(cls.make_params({"lr": 2e-3, "epochs": 2, "reference_model": reference_model}))
         model = method.prepare(copy.deepcopy(original), adapter)
@@ -288,12 +288,12 @@ def test_npo_and_kl_reference_from_the_second_request_on(world, reference_model)
                              request_index=index, seed=0, device=CPU)
 
         def probe(c, f, r):
-            if name == "llm_npo":  # the method's loss (no retain term)
+            if name == "npo":  # the method's loss (no retain term)
                 return L.npo(c.logits(f), c.reference_logits(f), f.labels, beta=5.0).item()
             return L.kl_all_positions(c.logits(r), c.reference_logits(r)).item()  # GA+KLR's KL term
 
         first, model = _first_losses(method, ctx_for(model, 0), probe)
-        at_start = 0.4 * math.log(2.0) if name == "llm_npo" else 0.0
+        at_start = 0.4 * math.log(2.0) if name == "npo" else 0.0
         assert first == pytest.approx(at_start, abs=1e-5), (name, "request 1 starts from the original")
         ctx = ctx_for(model, 1)
         first, model = _first_losses(method, ctx, probe)
@@ -305,9 +305,9 @@ def test_npo_and_kl_reference_from_the_second_request_on(world, reference_model)
 
 
 def test_reference_model_value_is_checked_where_it_is_given():
-    from mu_registry.errors import MuError
+    from mu_registry.util.errors import MuError
 
-    cls = Registry().method("llm_npo")
-    with pytest.raises(MuError, match=r"^t\.yaml: methods\.llm_npo: reference_model must be one of request_start, "
+    cls = Registry().method("npo")
+    with pytest.raises(MuError, match=r"^t\.yaml: methods\.npo: reference_model must be one of request_start, "
                                       r"original, got 'start'$"):
-        cls.make_params({"reference_model": "start"}, context="t.yaml: methods.llm_npo: ")
+        cls.make_params({"reference_model": "start"}, context="t.yaml: methods.npo: ")

@@ -85,7 +85,7 @@ class ScriptedEngine:
 
 
 def test_mmbench_scored_by_lmms_eval_on_the_model_in_memory(mmbench_standin):
-    from mu_registry.lmms_benchmarks import primary, run
+    from mu_registry.evaluation.benchmarks.lmms_eval import primary, run
     from mu_registry_plugins.models.tiny_llava import TinyLlava
 
     adapter = TinyLlava()
@@ -111,9 +111,9 @@ def test_mmbench_scored_by_lmms_eval_on_the_model_in_memory(mmbench_standin):
 def test_a_tiny_llava_answers_mmbench_through_the_transformers_engine(mmbench_standin):
     import torch
 
-    from mu_registry.engines import make_engine
-    from mu_registry.lmms_benchmarks import primary, run
-    from mu_registry.model import TaskSpec
+    from mu_registry.evaluation.engines import make_engine
+    from mu_registry.evaluation.benchmarks.lmms_eval import primary, run
+    from mu_registry.api.model import TaskSpec
     from mu_registry_plugins.models.tiny_llava import TinyLlava
 
     adapter = TinyLlava(hidden_size=32, layers=1, heads=2)

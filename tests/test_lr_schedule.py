@@ -9,14 +9,14 @@ from __future__ import annotations
 import pytest
 from tiny import SPEC, context, setup
 
-from mu_registry.errors import MuError
-from mu_registry.model import EncodedSplit
-from mu_registry.training import linear_decay_factor
+from mu_registry.util.errors import MuError
+from mu_registry.api.model import EncodedSplit
+from mu_registry.training.loop import linear_decay_factor
 from mu_registry_plugins.methods.bad_teacher import BadTeacher
 from mu_registry_plugins.methods.finetune import Finetune
 from mu_registry_plugins.methods.graddiff import GradDiff
 from mu_registry_plugins.methods.l1_sparse import L1Sparse
-from mu_registry_plugins.methods.neggrad import NegGrad
+from mu_registry_plugins.methods.ga import GA
 from mu_registry_plugins.methods.npo import NPO
 from mu_registry_plugins.methods.random_label import RandomLabel
 from mu_registry_plugins.methods.salun import SalUn
@@ -58,7 +58,7 @@ def test_linear_factor_is_hf_formula():
 
 # forget: 6 rows, batch 4 -> 2 batches an epoch; 2 epochs -> T = 4: 1, 3/4, 1/2, 1/4
 FORGET_DRIVEN = [
-    lambda s: NegGrad(epochs=2, batch_size=4, lr=LR, lr_schedule=s),
+    lambda s: GA(epochs=2, batch_size=4, lr=LR, lr_schedule=s),
     lambda s: GradDiff(epochs=2, batch_size=4, lr=LR, lr_schedule=s),
     lambda s: NPO(epochs=2, batch_size=4, lr=LR, lr_schedule=s),
     lambda s: BadTeacher(epochs=2, batch_size=4, lr=LR, lr_schedule=s),
@@ -71,7 +71,7 @@ FORGET_DRIVEN = [
 ]
 
 
-IDS = ["neggrad", "graddiff", "npo", "bad_teacher", "finetune", "l1_sparse", "random_label", "salun"]
+IDS = ["ga", "graddiff", "npo", "bad_teacher", "finetune", "l1_sparse", "random_label", "salun"]
 
 
 @pytest.mark.parametrize("make", FORGET_DRIVEN, ids=IDS)
@@ -94,14 +94,14 @@ def test_scrub_linear_schedule_scales_its_step_decay(small):
 
 def test_unknown_schedule_is_refused_naming_the_parameter():
     with pytest.raises(MuError, match="lr_schedule.*constant, linear.*cosine"):
-        NegGrad.make_params({"lr_schedule": "cosine"})
+        GA.make_params({"lr_schedule": "cosine"})
     with pytest.raises(MuError, match="lr_schedule"):
         SCRUB.make_params({"lr_schedule": "step"})
 
 
 def test_real_mubench_tasks_run_every_method_with_linear_decay():
-    from mu_registry.registry import get_registry
-    from mu_registry.task_index import TaskIndex
+    from mu_registry.registry.manager import get_registry
+    from mu_registry.registry.task_index import TaskIndex
 
     index = TaskIndex(get_registry())
     for name in ("mubench-cifar100", "mubench-imdb", "mubench-ddi2013", "mubench-nlvr2"):

@@ -8,10 +8,10 @@ import pytest
 import torch
 from tiny import context, loss_and_acc, setup
 
-from mu_registry.errors import MuError
-from mu_registry.model import EncodedSplit
+from mu_registry.util.errors import MuError
+from mu_registry.api.model import EncodedSplit
 from mu_registry_plugins.methods.finetune import Finetune
-from mu_registry_plugins.methods.neggrad import NegGrad
+from mu_registry_plugins.methods.ga import GA
 from mu_registry_plugins.methods.random_label import (
     RandomLabel, corrupt_labels, random_wrong_labels, relabelled_epochs)
 
@@ -24,7 +24,7 @@ def trained():
 def test_neggrad_raises_the_loss_on_the_forget_set(trained):
     adapter, original, forget, retain = trained
     before, _ = loss_and_acc(adapter, original, forget)
-    model = NegGrad(lr=1e-3, epochs=20).unlearn(context(*trained))
+    model = GA(lr=1e-3, epochs=20).unlearn(context(*trained))
     after, _ = loss_and_acc(adapter, model, forget)
     assert after > before + 0.5
 
@@ -92,20 +92,20 @@ def test_label_rules():
 
 
 def test_methods_are_deterministic_for_a_seed(trained):
-    a = NegGrad().unlearn(context(*trained, seed=5))
-    b = NegGrad().unlearn(context(*trained, seed=5))
+    a = GA().unlearn(context(*trained, seed=5))
+    b = GA().unlearn(context(*trained, seed=5))
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
 def test_params_have_defaults_and_reject_unknown_or_mistyped_overrides():
-    assert dataclasses.asdict(NegGrad().params) == {"epochs": 2, "lr": 1e-4, "batch_size": 32, "optimizer": "adam",
+    assert dataclasses.asdict(GA().params) == {"epochs": 2, "lr": 1e-4, "batch_size": 32, "optimizer": "adam",
                                                     "weight_decay": 0.0, "lr_schedule": "constant",
                                                     "max_grad_norm": 0.0, "weight_decay_params": "all"}
-    assert NegGrad.make_params({"lr": "0.5", "epochs": "4"}).lr == 0.5
+    assert GA.make_params({"lr": "0.5", "epochs": "4"}).lr == 0.5
     with pytest.raises(MuError, match="unknown parameter 'lrate'"):
-        NegGrad.make_params({"lrate": 1})
+        GA.make_params({"lrate": 1})
     with pytest.raises(MuError, match="parameter 'epochs' expects int, got 'many'"):
-        NegGrad.make_params({"epochs": "many"})
+        GA.make_params({"epochs": "many"})
 
 
 # ----------------------------------------------------------------- MU-Bench methods
@@ -116,7 +116,7 @@ from mu_registry_plugins.methods.npo import NPO, npo_loss  # noqa: E402
 from mu_registry_plugins.methods.retrain import Retrain  # noqa: E402
 from mu_registry_plugins.methods.salun import SalUn, saliency_mask, top_fraction_mask  # noqa: E402
 from mu_registry_plugins.methods.scrub import SCRUB, decayed_lr, scrub_kl  # noqa: E402
-from mu_registry.task_config import TrainConfig  # noqa: E402
+from mu_registry.config.task import TrainConfig  # noqa: E402
 from tiny import SPEC  # noqa: E402
 
 
@@ -229,7 +229,7 @@ def test_npo_gradient_equals_gradient_ascent_at_the_reference_and_then_shrinks(t
 def test_graddiff_forgets_while_protecting_retain_better_than_neggrad(trained):
     adapter, original, forget, retain = trained
     gd = GradDiff(epochs=20, lr=1e-3, alpha=0.5).unlearn(_full_context(trained))
-    ng = NegGrad(epochs=20, lr=1e-3).unlearn(_full_context(trained))
+    ng = GA(epochs=20, lr=1e-3).unlearn(_full_context(trained))
     assert loss_and_acc(adapter, gd, forget)[0] > loss_and_acc(adapter, original, forget)[0]
     assert loss_and_acc(adapter, gd, retain)[1] >= loss_and_acc(adapter, ng, retain)[1]
 
@@ -321,7 +321,7 @@ def test_bad_teacher_is_a_random_network_even_when_the_family_loads_pretrained_w
 
 def test_reinitialize_redraws_a_hugging_face_model():
     transformers = pytest.importorskip("transformers")
-    from mu_registry.random_init import reinitialize
+    from mu_registry.training.random_init import reinitialize
 
     cfg = transformers.BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64,
                                   vocab_size=50, num_labels=3)
@@ -345,9 +345,9 @@ def test_neggrad_and_graddiff_one_step_follow_their_losses(trained):
     adapter, original, forget, retain = trained
     ce = torch.nn.functional.cross_entropy
     lr = 0.05
-    # NegGrad (MU-Bench grad_ascent.py): L = -CE(D_f)
+    # GA (MU-Bench grad_ascent.py): L = -CE(D_f)
     expected = _one_sgd_step(original, lambda m: -ce(m(forget.inputs["x"]), forget.labels), lr)
-    got = NegGrad(epochs=1, lr=lr, optimizer="sgd", batch_size=len(forget)).unlearn(_full_context(trained))
+    got = GA(epochs=1, lr=lr, optimizer="sgd", batch_size=len(forget)).unlearn(_full_context(trained))
     assert all(torch.allclose(p.detach(), e, atol=1e-6) for p, e in zip(got.parameters(), expected))
     # GradDiff with alpha 0.3 on one forget batch and one retain batch of the same size (the retain batch is
     # the first of the context's shuffled stream: positions from a fresh generator with the same seed)

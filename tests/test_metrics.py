@@ -172,9 +172,9 @@ def test_salun_average_gap_over_its_four_terms():
     # test drop 0.222 / 0.922 = 0.241 > 0.2: guard rail 1 sets 0 ...
     (0.70, 0.01, 0.922, 0.01, "salun", 0.0),
     # ... but gradient ascent may drop up to 0.4: a = 0.778, b = 1: 1.556 / 1.778
-    (0.70, 0.01, 0.922, 0.01, "neggrad", 1.556 / 1.778),
+    (0.70, 0.01, 0.922, 0.01, "ga", 1.556 / 1.778),
     # 0.422 / 0.922 = 0.458 > 0.4: zero for gradient ascent too
-    (0.50, 0.01, 0.922, 0.01, "neggrad", 0.0),
+    (0.50, 0.01, 0.922, 0.01, "ga", 0.0),
     # forget accuracy below chance by (0.01 - 0.007) / 0.01 = 0.3 > 0.2: guard rail 2 sets 0
     (0.922, 0.007, 0.922, 0.01, "salun", 0.0),
     # below chance by 0.1 only: a = 1, b = 0.999: 1.998 / 1.999

@@ -29,14 +29,14 @@ import torch.nn.functional as F
 from tiny import SPEC, context, setup
 from torch import nn
 
-from mu_registry.errors import MuError
-from mu_registry.model import EncodedSplit
-from mu_registry.training import hf_decay_parameter_names, unlearning_optimizer
+from mu_registry.util.errors import MuError
+from mu_registry.api.model import EncodedSplit
+from mu_registry.training.loop import hf_decay_parameter_names, unlearning_optimizer
 from mu_registry_plugins.methods.bad_teacher import BadTeacher, distill_kl
 from mu_registry_plugins.methods.finetune import Finetune
 from mu_registry_plugins.methods.graddiff import GradDiff
 from mu_registry_plugins.methods.l1_sparse import L1Sparse
-from mu_registry_plugins.methods.neggrad import NegGrad
+from mu_registry_plugins.methods.ga import GA
 from mu_registry_plugins.methods.npo import NPO
 from mu_registry_plugins.methods.random_label import RandomLabel
 from mu_registry_plugins.methods.salun import SalUn
@@ -139,7 +139,7 @@ def test_clipping_scales_the_global_norm_by_hand():
 
 
 EVERY_METHOD = {
-    "neggrad": lambda **k: NegGrad(epochs=2, batch_size=4, lr=LR, **k),
+    "ga": lambda **k: GA(epochs=2, batch_size=4, lr=LR, **k),
     "graddiff": lambda **k: GradDiff(epochs=2, batch_size=4, lr=LR, **k),
     "npo": lambda **k: NPO(epochs=2, batch_size=4, lr=LR, **k),
     "bad_teacher": lambda **k: BadTeacher(epochs=2, batch_size=4, lr=LR, batching="mixed", **k),
@@ -177,7 +177,7 @@ def test_every_method_clips_and_groups_decay_when_asked(name, tiny_setup):
 
 def test_bad_trainer_options_are_refused_naming_the_parameter():
     with pytest.raises(MuError, match="weight_decay_params.*all, hf.*got 'none'"):
-        NegGrad.make_params({"weight_decay_params": "none"})
+        GA.make_params({"weight_decay_params": "none"})
     with pytest.raises(MuError, match="max_grad_norm.*>= 0.*-1"):
         NPO.make_params({"max_grad_norm": -1.0})
     with pytest.raises(MuError, match="max_grad_norm"):
@@ -349,8 +349,8 @@ TEMPLATE_EPOCHS = {"mubench-cifar100": 10, "mubench-imdb": 6, "mubench-ddi2013":
 
 
 def _methods(task: str) -> dict:
-    from mu_registry.registry import get_registry
-    from mu_registry.task_index import TaskIndex
+    from mu_registry.registry.manager import get_registry
+    from mu_registry.registry.task_index import TaskIndex
 
     return TaskIndex(get_registry()).load(task).config
 
@@ -359,7 +359,7 @@ def _methods(task: str) -> dict:
                                   "mubench-mini-video", "mubench-mini-nlvr"])
 def test_mubench_tasks_run_the_trainer_defaults_and_mubench_batching(task):
     methods = _methods(task).methods
-    assert set(methods) >= {"finetune", "neggrad", "graddiff", "random_label", "salun", "bad_teacher", "scrub",
+    assert set(methods) >= {"finetune", "ga", "graddiff", "random_label", "salun", "bad_teacher", "scrub",
                             "l1_sparse", "npo"}
     for name, args in methods.items():
         assert (args["max_grad_norm"], args["weight_decay_params"]) == (1.0, "hf"), name

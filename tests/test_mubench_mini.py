@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from mu_registry.registry import Registry
-from mu_registry.results import render_tables
-from mu_registry.runner import RunConfig, Runner
+from mu_registry.registry.manager import Registry
+from mu_registry.report.tables import render_tables
+from mu_registry.run.runner import RunConfig, Runner
 
 MINI = ["mubench-mini-image", "mubench-mini-text", "mubench-mini-speech", "mubench-mini-video", "mubench-mini-nlvr"]
 needs_debian = pytest.mark.skipif(
@@ -22,7 +22,7 @@ needs_debian = pytest.mark.skipif(
 
 @needs_debian
 def test_every_mini_modality_runs_its_model_and_methods(tmp_path):
-    config = RunConfig(tasks=["mubench-mini"], methods=["neggrad", "random_label"], limit=40,
+    config = RunConfig(tasks=["mubench-mini"], methods=["ga", "random_label"], limit=40,
                        task_overrides={"model.train.epochs": 1})
     results = Runner(config, Registry(), run_dir=tmp_path / "run").run()
     assert list(results["tasks"]) == MINI
@@ -32,7 +32,7 @@ def test_every_mini_modality_runs_its_model_and_methods(tmp_path):
             metrics = seed[who]["requests"][0]["metrics"]
             assert {"forget", "retain", "test"} <= set(metrics["accuracy"])
             assert {"efficacy", "auc"} <= set(metrics["mia"])
-        for method in ("neggrad", "random_label"):
+        for method in ("ga", "random_label"):
             rec = seed["methods"][method]
             assert rec["status"] == "done", (task, method, rec)
             overall = rec["requests"][0]["metrics"]["mubench_overall"]
@@ -62,7 +62,7 @@ def test_mini_presets_are_what_the_generator_writes_from_its_recorded_choice():
     import importlib.util
     import json
 
-    from mu_registry.task_index import TaskIndex
+    from mu_registry.registry.task_index import TaskIndex
 
     root = Path(__file__).resolve().parents[1]
     spec = importlib.util.spec_from_file_location("mini_presets", root / "scripts" / "mini_presets.py")
@@ -79,9 +79,9 @@ def test_mini_presets_are_what_the_generator_writes_from_its_recorded_choice():
         cfg = index.load(t.task).config
         assert cfg.methods == gen.methods_block(t, t.train_lr * rec["factor"]), t.task
         assert cfg.select_best is not None and cfg.select_best.split == "eval" and "eval" in cfg.dataset.holdout
-    # MU-Bench's multipliers reach the methods: CIFAR-100's NegGrad x5 and RL x10 on the image mini
+    # MU-Bench's multipliers reach the methods: CIFAR-100's GA x5 and RL x10 on the image mini
     image = gen.methods_block(gen.MINIS[0], 1e-4)
-    assert image["neggrad"]["lr"] == 5e-4 and image["random_label"]["lr"] == 1e-3 and image["finetune"]["lr"] == 1e-4
-    text = gen.methods_block(gen.MINIS[1], 1e-3)  # IMDB: NegGrad 12 of 6 epochs at lr/10, BadT 10 of 6 at x2
-    assert (text["neggrad"]["epochs"], text["neggrad"]["lr"]) == (10, 1e-4)
+    assert image["ga"]["lr"] == 5e-4 and image["random_label"]["lr"] == 1e-3 and image["finetune"]["lr"] == 1e-4
+    text = gen.methods_block(gen.MINIS[1], 1e-3)  # IMDB: GA 12 of 6 epochs at lr/10, BadT 10 of 6 at x2
+    assert (text["ga"]["epochs"], text["ga"]["lr"]) == (10, 1e-4)
     assert (text["bad_teacher"]["epochs"], text["bad_teacher"]["lr"]) == (8, 2e-3)

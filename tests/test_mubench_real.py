@@ -10,14 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mu_registry.errors import ConfigError
-from mu_registry.data import Split
-from mu_registry.forget import read_ids_file, select_forget_ids
-from mu_registry.forget_ids import resolve_ids_file
-from mu_registry.registry import Registry
-from mu_registry.runner import RunConfig, Runner
-from mu_registry.task import build_task
-from mu_registry.task_index import TaskIndex
+from mu_registry.util.errors import ConfigError
+from mu_registry.api.data import Split
+from mu_registry.data.forget import read_ids_file, select_forget_ids
+from mu_registry.data.forget_ids import resolve_ids_file
+from mu_registry.registry.manager import Registry
+from mu_registry.run.runner import RunConfig, Runner
+from mu_registry.data.classification import build_task
+from mu_registry.registry.task_index import TaskIndex
 
 from conftest import SHARED, run_cli
 
@@ -117,13 +117,13 @@ def test_ddi2013_reads_mubench_tsv_files_and_maps_string_labels(monkeypatch, tmp
     listed = set(read_ids_file(IDS_DIR / "ddi.txt").tolist())
     forget_ids = data.requests[0].forget.ids
     assert len(forget_ids) == 4 and set(forget_ids.tolist()) <= listed  # 1% of the 400 kept, from MU-Bench's list
-    results = _run(["mubench-ddi2013"], tmp_path, overrides, methods=("finetune", "neggrad"))
+    results = _run(["mubench-ddi2013"], tmp_path, overrides, methods=("finetune", "ga"))
     seed = results["tasks"]["mubench-ddi2013"]["seeds"]["0"]
     assert seed["original"]["requests"][0]["metrics"]["accuracy"]["test"] > 0.6  # label word in text; chance 0.2
     # MU-Bench's settings (gen_config.py) and its best epoch by unlearn_overall on the held-out dev split
-    neggrad = seed["methods"]["neggrad"]
-    assert (neggrad["params"]["epochs"], neggrad["params"]["lr"], neggrad["params"]["optimizer"]) == (6, 1e-5, "adamw")
-    for method, epochs in (("finetune", 8), ("neggrad", 6)):
+    ga = seed["methods"]["ga"]
+    assert (ga["params"]["epochs"], ga["params"]["lr"], ga["params"]["optimizer"]) == (6, 1e-5, "adamw")
+    for method, epochs in (("finetune", 8), ("ga", 6)):
         best = seed["methods"][method]["requests"][0]["best_epoch"]
         assert best["split"] == "eval" and best["metric"] == "mubench_overall" and len(best["scores"]) == epochs
         assert best["epoch"] == 1 + int(np.argmax(best["scores"])) and best["score"] == max(best["scores"])
@@ -210,7 +210,7 @@ def test_nlvr2_reads_lavis_annotations_and_image_files(monkeypatch, tmp_path):
     loaded = TaskIndex(registry, overrides=overrides).load("mubench-nlvr2")
     data = build_task(loaded, registry)
     adapter = registry.model("hf_vilt_pair")(**loaded.config.model.args)
-    from mu_registry.model import TaskSpec
+    from mu_registry.api.model import TaskSpec
 
     spec = TaskSpec("nlvr2", "image-image-text", 2, data.input_columns, data.label_column, {})
     encoded = adapter.encode(data.test, spec)
@@ -282,10 +282,10 @@ def test_cifar100_schema_runs_on_an_imagefolder(tmp_path):
                  "dataset.data_files": {"train": str(tmp_path / "train" / "**"), "test": str(tmp_path / "test" / "**")},
                  "columns": {"inputs": ["image"], "label": "label"}, "num_classes": 2, "model": vit,
                  "forget": {"strategy": "random", "ratio": 0.1}}
-    results = _run(["mubench-cifar100"], tmp_path, overrides, methods=("neggrad",))
+    results = _run(["mubench-cifar100"], tmp_path, overrides, methods=("ga",))
     seed = results["tasks"]["mubench-cifar100"]["seeds"]["0"]
     assert seed["original"]["requests"][0]["metrics"]["accuracy"]["test"] > 0.9
-    assert "neggrad" in seed["methods"]
+    assert "ga" in seed["methods"]
 
 
 # ----------------------------------------------------------------------------- MLUBench
@@ -294,10 +294,10 @@ def test_mlubench_task_reads_the_release_json_into_four_requests(tmp_path, monke
     pytest.importorskip("transformers")
     from PIL import Image
 
-    from mu_registry.model import TaskSpec
-    from mu_registry.qa_task import build_qa_task
-    from mu_registry.registry import Registry
-    from mu_registry.task_index import TaskIndex
+    from mu_registry.api.model import TaskSpec
+    from mu_registry.data.generative import build_qa_task
+    from mu_registry.registry.manager import Registry
+    from mu_registry.registry.task_index import TaskIndex
     from mu_registry_plugins.models.tiny_llava import TinyLlava
 
     monkeypatch.setenv("MLUBENCH_DIR", str(SHARED / "reference" / "mlubench"))

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from conftest import write
 
-import mu_registry.cli as cli
+import mu_registry.cli.main as cli
 
 TASK = """\
 task: tiny1
@@ -56,8 +56,8 @@ def test_bad_flags_are_one_line(mu, tasks, tmp_path):
     _one_line(mu(*run, "--limit", "0"), "--limit 0: must be a positive number of examples per split")
     _one_line(mu(*run, "--method-args", "finetune.lr=-1"),
               "method 'finetune': parameter 'lr' is a learning rate and must be > 0, got -1.0")
-    _one_line(mu(*run, "--methods", "finetune", "--method-args", "neggrad.lr=0.1"),
-              "--method-args neggrad.lr: method 'neggrad' is not run here (methods: finetune); add it to --methods")
+    _one_line(mu(*run, "--methods", "finetune", "--method-args", "ga.lr=0.1"),
+              "--method-args ga.lr: method 'ga' is not run here (methods: finetune); add it to --methods")
     _one_line(mu("run", "--retry-failed", "--tasks", "tiny1"), "--retry-failed: only with --resume RUN_DIR")
     assert not (tmp_path / "o").exists()  # nothing ran
 
@@ -80,7 +80,7 @@ def test_an_unwritable_output_or_cache_is_one_line_before_any_training(mu, tasks
     _one_line(mu("run", "--tasks", "tiny1", "--include-path", str(tasks), "--output", str(blocker / "runs")),
               f"--output {blocker / 'runs'}: cannot write ")
 
-    import mu_registry.runner as runner_mod
+    import mu_registry.protocols.record as runner_mod
 
     def read_only(path, data):
         raise OSError(errno.EROFS, "Read-only file system")
@@ -163,9 +163,9 @@ def test_a_local_csv_tabular_task_validates_and_runs_with_the_mlp(mu, tmp_path):
 
 @pytest.mark.parametrize("task", ["mlubench-mini", "pulse-mini-finetuned"])
 def test_limit_shrinks_every_split_of_a_generative_task(task):
-    from mu_registry.qa_task import build_qa_task
-    from mu_registry.registry import Registry
-    from mu_registry.task_index import TaskIndex
+    from mu_registry.data.generative import build_qa_task
+    from mu_registry.registry.manager import Registry
+    from mu_registry.registry.task_index import TaskIndex
 
     registry = Registry()
     index = TaskIndex(registry)

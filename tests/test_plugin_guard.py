@@ -7,9 +7,9 @@ import logging
 import pytest
 from conftest import PLUGIN_PACKAGES, _pip_install, run_cli, write
 
-import mu_registry.cli as cli
-from mu_registry.registry import Registry
-from mu_registry.runner import RunConfig, Runner
+import mu_registry.cli.main as cli
+from mu_registry.registry.manager import Registry
+from mu_registry.run.runner import RunConfig, Runner
 
 TASK = """\
 task: tiny1
@@ -49,7 +49,7 @@ def test_unusable_method_classes_are_disabled_one_by_one_with_one_line_each(
                "is not a subclass of mu_registry.Method" in w for w in warned)
     assert prefix + "'halfdone/no_task_type' is disabled: NoTaskType.supports names no task type" in warned
     names = [line.split()[0] for line in res.stdout.splitlines()]
-    assert "halfdone/keep" in names and "neggrad" in names and "halfdone/unfinished" not in names
+    assert "halfdone/keep" in names and "ga" in names and "halfdone/unfinished" not in names
 
     # in-process from here (fast): the plugin's site on sys.path, its entry point discovered
     with_site(abstract_site)
@@ -60,7 +60,7 @@ def test_unusable_method_classes_are_disabled_one_by_one_with_one_line_each(
     plan = Runner(RunConfig(tasks=["tiny1"], methods=["all"], include_paths=[str(tmp_path / "tasks")]),
                   registry, run_dir=tmp_path / "run").plan()
     methods = plan[0][1]
-    assert "halfdone/keep" in methods and "neggrad" in methods
+    assert "halfdone/keep" in methods and "ga" in methods
     assert not any(m.startswith("halfdone/") and m != "halfdone/keep" for m in methods)
     lazy = [r.getMessage() for r in caplog.records if "halfdone/lazy_unfinished" in r.getMessage()]
     assert lazy == [prefix.removeprefix("mu-eval: warning: ") + "'halfdone/lazy_unfinished' is disabled: "
@@ -80,7 +80,7 @@ def test_unusable_method_classes_are_disabled_one_by_one_with_one_line_each(
 
 def test_a_name_two_plugins_register_is_disabled_and_only_a_run_asking_for_it_fails(
         clash_site, tmp_path, with_site, monkeypatch, capsys):
-    expected = ("mu-eval: warning: method 'neggrad' is registered by both plugin 'builtin_methods' (mu-registry "
+    expected = ("mu-eval: warning: method 'ga' is registered by both plugin 'builtin_methods' (mu-registry "
                 "{v}) and plugin 'clash' (mu-clash-plugin 1.2.0); it is disabled (a run that asks for it fails) "
                 "and everything else works; keep one with MU_DISABLE_PLUGINS=clash")
     for args in (("plugins",), ("list", "methods")):
@@ -95,15 +95,15 @@ def test_a_name_two_plugins_register_is_disabled_and_only_a_run_asking_for_it_fa
     write(tmp_path / "tasks" / "tiny1.yaml", TASK)
     run = ["run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks")]
     monkeypatch.setattr(cli, "_registry", lambda: Registry())
-    code = cli.main([*run, "--methods", "neggrad", "--output", str(tmp_path / "a")])
+    code = cli.main([*run, "--methods", "ga", "--output", str(tmp_path / "a")])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mu-eval: error:")]
     assert code == 2
-    assert errors == ["mu-eval: error: --methods: method 'neggrad' is registered by both plugin 'builtin_methods' and "
-                      "plugin 'clash'; disable one with MU_DISABLE_PLUGINS or namespace the name as 'package/neggrad'"]
+    assert errors == ["mu-eval: error: --methods: method 'ga' is registered by both plugin 'builtin_methods' and "
+                      "plugin 'clash'; disable one with MU_DISABLE_PLUGINS or namespace the name as 'package/ga'"]
     code = cli.main([*run, "--methods", "clash/unchanged", "--output", str(tmp_path / "b")])
     err = capsys.readouterr().err
     assert code == 0, err
     monkeypatch.setenv("MU_DISABLE_PLUGINS", "clash")
-    code = cli.main([*run, "--methods", "neggrad", "--output", str(tmp_path / "c")])
+    code = cli.main([*run, "--methods", "ga", "--output", str(tmp_path / "c")])
     err = capsys.readouterr().err
     assert code == 0 and "registered by both" not in err, err

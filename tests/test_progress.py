@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 
-from mu_registry import progress as progress_module
-from mu_registry.progress import StatusLines, duration, progress, stage
+import mu_registry.util.progress as progress_module
+from mu_registry.util.progress import StatusLines, duration, progress, stage
 
 
 def test_off_a_terminal_a_stage_is_logged_as_lines(monkeypatch, caplog):

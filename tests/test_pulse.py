@@ -15,8 +15,8 @@ PIL = pytest.importorskip("PIL.Image")
 
 import torch  # noqa: E402
 
-from mu_registry.registry import Registry  # noqa: E402
-from mu_registry.runner import RunConfig, Runner  # noqa: E402
+from mu_registry.registry.manager import Registry  # noqa: E402
+from mu_registry.run.runner import RunConfig, Runner  # noqa: E402
 
 FIELDS = ("birthplace", "job", "hobby", "pet")
 VALUES = {"birthplace": ["Oslo", "Lima", "Pune", "Kyiv", "Quito", "Accra"],
@@ -125,9 +125,9 @@ def test_pulse_tasks_run_on_the_standin(standin, tmp_path):
 
 
 def test_multiple_choice_as_mllmu_bench_eval_reads_the_generated_letter():
-    from mu_registry.generative import letter_prompt, parse_letter
-    from mu_registry.qa import EncodedQA
-    from mu_registry.qa_eval import answer_sets, choice_correct, grade_sets
+    from mu_registry.api.generative_model import letter_prompt, parse_letter
+    from mu_registry.api.qa import EncodedQA
+    from mu_registry.evaluation.generative import answer_sets, choice_correct, grade_sets
 
     assert letter_prompt("Where?", ["Oslo", "Lima"]) == ("Where?\nA: Oslo\nB: Lima\n"
                                                          "Just give ONE letter representing the answer directly.")

@@ -17,8 +17,8 @@ SMALL = {"lifelong.requests": 1, "lifelong.forget_units": 1, "lifelong.retain_un
 
 
 def test_pulse_smol_pretrained_trains_and_unlearns_through_the_runner(tmp_path):
-    from mu_registry.registry import Registry
-    from mu_registry.runner import RunConfig, Runner
+    from mu_registry.registry.manager import Registry
+    from mu_registry.run.runner import RunConfig, Runner
 
     config = RunConfig(tasks=["pulse-smol-pretrained"], methods=["ga"], limit=6, task_overrides=SMALL,
                        method_args={"ga": {"epochs": "1"}})

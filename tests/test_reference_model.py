@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from conftest import write
 
-import mu_registry.cli as cli
-from mu_registry.registry import Registry
-from mu_registry.task_index import TaskIndex
+import mu_registry.cli.main as cli
+from mu_registry.registry.manager import Registry
+from mu_registry.registry.task_index import TaskIndex
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -23,23 +23,23 @@ REPO = Path(__file__).resolve().parent.parent
 @pytest.mark.parametrize("task", ["mlubench", "mlubench-mini"])
 def test_mlubench_tasks_use_the_model_the_request_starts_from(task):
     methods = TaskIndex(Registry()).load(task).config.methods
-    for name in ("llm_npo", "ga_klr", "idk_dpo"):
+    for name in ("npo", "ga_klr", "idk_dpo"):
         assert methods[name]["reference_model"] == "request_start", (task, name)
-    cls = Registry().method("llm_npo")
+    cls = Registry().method("npo")
     assert cls.make_params({}).reference_model == "original"  # the parameter's own default (other tasks)
 
 
 def test_an_unknown_reference_model_is_one_line_naming_the_file_and_field(capsys, tmp_path):
     text = (REPO / "tasks" / "mlubench_mini" / "mlubench-mini.yaml").read_text()
     text = text.replace("task: mlubench-mini", "task: mlubench-mini-bad").replace(
-        "llm_npo: {lr: 0.0005, reference_model: request_start}", "llm_npo: {lr: 0.0005, reference_model: start}")
+        "npo: {lr: 0.0005, reference_model: request_start}", "npo: {lr: 0.0005, reference_model: start}")
     path = write(tmp_path / "tasks" / "bad.yaml", text)
     out = tmp_path / "o"
-    code = cli.main(["run", "--tasks", "mlubench-mini-bad", "--methods", "llm_npo", "--include-path",
+    code = cli.main(["run", "--tasks", "mlubench-mini-bad", "--methods", "npo", "--include-path",
                      str(tmp_path / "tasks"), "--output", str(out)])
     err = [line for line in capsys.readouterr().err.strip().splitlines()
            if not line.startswith(("mu-eval: warning: plugin", "mu-eval: info:"))]
     assert code == 2
-    assert err == [f"mu-eval: error: {path}: methods.llm_npo: reference_model must be one of request_start, "
+    assert err == [f"mu-eval: error: {path}: methods.npo: reference_model must be one of request_start, "
                    "original, got 'start'"]
     assert not out.exists()  # nothing ran

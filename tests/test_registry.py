@@ -8,8 +8,8 @@ import pytest
 from conftest import run_cli
 
 from mu_registry import hookimpl
-from mu_registry.errors import DuplicateNameError, UnknownNameError
-from mu_registry.registry import Registry
+from mu_registry.util.errors import DuplicateNameError, UnknownNameError
+from mu_registry.registry.manager import Registry
 
 
 def _plugin(**hooks) -> types.SimpleNamespace:
@@ -21,8 +21,8 @@ def test_builtins_come_through_the_entry_point_group():
     for name in ("builtin_methods", "builtin_models", "builtin_metrics", "builtin_datasets", "builtin_tasks"):
         info = reg.plugins[name]
         assert info.status == "loaded" and info.distribution == "mu-registry"
-    assert {"neggrad", "finetune", "random_label"} <= set(reg.names("methods"))
-    assert reg.entry("methods", "neggrad").source == "builtin_methods"
+    assert {"ga", "finetune", "random_label"} <= set(reg.names("methods"))
+    assert reg.entry("methods", "ga").source == "builtin_methods"
     assert reg.plugins["builtin_models"].registered["models"] == [
         "small_cnn", "mlp", "hf_image", "hf_text", "hf_audio", "hf_video", "hf_vilt_pair", "tiny_llava", "hf_llava",
         "smollm2_llava"]
@@ -49,7 +49,7 @@ def test_plugin_failing_at_import_gives_one_warning_and_the_rest_works(broken_si
     assert len(warnings) == 1
     assert "broken" in warnings[0] and "mu-broken-plugin 0.0.1" in warnings[0]
     assert "RuntimeError: this plugin is broken on purpose" in warnings[0]
-    assert "example/ascent_descent" in reg.names("methods") and "neggrad" in reg.names("methods")
+    assert "example/ascent_descent" in reg.names("methods") and "ga" in reg.names("methods")
 
 
 def test_plugin_raising_inside_a_hook_is_dropped_with_a_warning(caplog):
@@ -62,7 +62,7 @@ def test_plugin_raising_inside_a_hook_is_dropped_with_a_warning(caplog):
     assert "half-registered" not in reg.names("methods")
     assert reg.plugins["flaky"].status == "failed"
     assert any("flaky" in r.getMessage() and "ValueError: boom" in r.getMessage() for r in caplog.records)
-    assert "neggrad" in reg.names("methods")
+    assert "ga" in reg.names("methods")
 
 
 def test_disable_list_blocks_plugins_by_name(monkeypatch):
@@ -80,24 +80,24 @@ def test_disable_list_by_distribution_name_silences_a_broken_plugin(broken_site)
     assert res.returncode == 0
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("mu-eval: warning: plugin 'broken'")
-    assert "neggrad" in res.stdout
+    assert "ga" in res.stdout
 
 
 def test_two_plugins_registering_one_name_disable_only_that_name_naming_both(caplog):
     def mine(register):
-        register("neggrad", object)
+        register("ga", object)
         register("mine/other", object)
 
     reg = Registry(extra_plugins=[("mine", _plugin(mu_register_methods=mine))])
-    assert "neggrad" not in reg.names("methods") and "finetune" in reg.names("methods")
+    assert "ga" not in reg.names("methods") and "finetune" in reg.names("methods")
     with pytest.raises(DuplicateNameError, match="both plugin 'builtin_methods' and plugin 'mine'"):
-        reg.method("neggrad")
+        reg.method("ga")
     assert reg.method("finetune").__name__ == "Finetune"
 
 
 def test_unknown_names_get_did_you_mean():
     reg = Registry()
-    with pytest.raises(UnknownNameError, match=r"unknown method 'neggard' \(did you mean 'neggrad'\?\)"):
+    with pytest.raises(UnknownNameError, match=r"unknown method 'neggard' \(did you mean 'ga'\?\)"):
         reg.method("neggard")
     with pytest.raises(UnknownNameError, match="known: "):
         reg.model("zzzzzz")

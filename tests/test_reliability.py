@@ -19,8 +19,8 @@ import pytest
 import torch
 from conftest import HERE, write
 
-import mu_registry.cli as cli
-from mu_registry.registry import Registry
+import mu_registry.cli.main as cli
+from mu_registry.registry.manager import Registry
 
 sys.path.insert(0, str(HERE / "helpers"))
 from faults import PLUGIN  # noqa: E402
@@ -68,22 +68,22 @@ def _methods(run_dir: Path) -> dict:
 
 
 def test_a_diverging_method_is_failed_with_its_epoch_and_step_and_the_others_go_on(mu, tasks, tmp_path):
-    code, out, err = mu("run", "--tasks", "tiny2", "--include-path", str(tasks), "--methods", "neggrad,finetune",
-                        "--method-args", "neggrad.lr=1e30", "--set", "metrics=[accuracy, mia]",
+    code, out, err = mu("run", "--tasks", "tiny2", "--include-path", str(tasks), "--methods", "ga,finetune",
+                        "--method-args", "ga.lr=1e30", "--set", "metrics=[accuracy, mia]",
                         "--output", str(tmp_path / "out"))
     assert code == 1, err
     run_dir = _run_dir(tmp_path / "out")
     methods = _methods(run_dir)
-    neg = methods["neggrad"]
+    neg = methods["ga"]
     assert neg["status"] == "failed" and neg["failed_request"] == 0
     assert neg["error"].startswith("diverged at epoch ") and " step " in neg["error"], neg["error"]
     assert neg["requests"] == []  # no metrics computed from non-finite weights
-    assert not (run_dir / "checkpoints" / "tiny2" / "seed0" / "neggrad.pt").exists()
+    assert not (run_dir / "checkpoints" / "tiny2" / "seed0" / "ga.pt").exists()
     assert methods["finetune"]["status"] == "done" and len(methods["finetune"]["requests"]) == 2
     assert all(math.isfinite(r["metrics"]["mia"]["auc"]) for r in methods["finetune"]["requests"])
-    assert err[-1].startswith("mu-eval: error: 1 failed (tiny2/seed0/neggrad: diverged at epoch ")
+    assert err[-1].startswith("mu-eval: error: 1 failed (tiny2/seed0/ga: diverged at epoch ")
     assert f"--resume {run_dir} --retry-failed" in err[-1]
-    row = next(line for line in out.splitlines() if line.startswith("neggrad "))
+    row = next(line for line in out.splitlines() if line.startswith("ga "))
     assert "failed" in row
     assert "diverged at epoch" in (run_dir / "errors.log").read_text()
 
@@ -95,7 +95,7 @@ def test_a_diverging_method_is_failed_with_its_epoch_and_step_and_the_others_go_
 
 
 def test_the_divergence_check_sees_each_optimizer_step():
-    from mu_registry.training import Diverged, divergence_guard, note_epoch
+    from mu_registry.training.loop import Diverged, divergence_guard, note_epoch
 
     w = torch.nn.Parameter(torch.ones(3))
     opt = torch.optim.SGD([w], lr=1.0)
@@ -248,7 +248,7 @@ def test_sigterm_and_ctrl_c_leave_a_resumable_run_and_print_the_resume_command(t
 def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_the_run_resumes(mu, tasks, tmp_path, monkeypatch):
     import errno
 
-    import mu_registry.runner as runner_mod
+    import mu_registry.protocols.record as runner_mod
 
     real = runner_mod.atomic_torch_save
     calls = []
@@ -278,8 +278,8 @@ def test_a_full_disk_while_saving_a_checkpoint_is_one_line_and_the_run_resumes(m
 def test_a_batch_whose_loss_touches_no_trainable_weight_is_passed_over_not_a_crash():
     """pulse-smol-pretrained's root cause: with the language model frozen only the vision tower and
     projector train, and a batch of text-only rows has a loss with no gradient path to them."""
-    from mu_registry.task_config import TrainConfig
-    from mu_registry.training import train_steps
+    from mu_registry.config.task import TrainConfig
+    from mu_registry.training.loop import train_steps
 
     torch.manual_seed(0)
     frozen, vision = torch.nn.Linear(3, 1), torch.nn.Linear(3, 3)

@@ -5,12 +5,12 @@ from __future__ import annotations
 from conftest import run_cli
 from PIL import Image
 
-from mu_registry.registry import Registry
-from mu_registry.runner import RunConfig, Runner
+from mu_registry.registry.manager import Registry
+from mu_registry.run.runner import RunConfig, Runner
 
 
 def test_a_run_writes_accuracy_and_per_request_plots_and_report_rebuilds_them(tmp_path):
-    config = RunConfig(tasks=["digits-random"], methods=["neggrad", "finetune"], limit=300,
+    config = RunConfig(tasks=["digits-random"], methods=["ga", "finetune"], limit=300,
                        task_overrides={"requests.count": 2, "model.train.epochs": 3})
     Runner(config, Registry(), run_dir=tmp_path / "run").run()
     plots = tmp_path / "run" / "plots"
@@ -23,7 +23,7 @@ def test_a_run_writes_accuracy_and_per_request_plots_and_report_rebuilds_them(tm
 
     proc = run_cli("report", str(tmp_path / "run"))
     assert proc.returncode == 0, proc.stderr
-    assert "[retrain]" in proc.stdout and "neggrad" in proc.stdout
+    assert "[retrain]" in proc.stdout and "ga" in proc.stdout
     assert sorted(p.name for p in plots.iterdir()) == names
 
 

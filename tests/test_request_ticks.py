@@ -6,7 +6,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from mu_registry import lifelong_plots, plots  # noqa: E402
+import mu_registry.report.generative_plots as lifelong_plots  # noqa: E402
+import mu_registry.report.plots as plots  # noqa: E402
 
 
 def _capture(monkeypatch, module) -> list:
@@ -31,7 +32,7 @@ def test_classification_requests_plot_has_integer_ticks(monkeypatch, tmp_path):
 
     method = {"status": "done", "requests": [request(0.9), request(0.5), request(0.2)]}
     task = {"seeds": {"0": {"original": {"requests": [request(1.0)] * 3},
-                            "retrain": {"requests": [request(0.1)] * 3}, "methods": {"neggrad": method}}}}
+                            "retrain": {"requests": [request(0.1)] * 3}, "methods": {"ga": method}}}}
     figures = _capture(monkeypatch, plots)
     plots.plot_task("t", task, tmp_path)
     fig = dict(figures)["t: accuracy after each request"]
@@ -59,7 +60,7 @@ def test_bars_of_height_zero_are_labelled_not_lost():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from mu_registry.plots import label_bars
+    from mu_registry.report.plots import label_bars
 
     fig, ax = plt.subplots()
     ax.bar([0, 1, 2], [0.0, 0.5, 0.0])

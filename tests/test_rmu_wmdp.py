@@ -16,10 +16,10 @@ from conftest import write
 pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
-from mu_registry.errors import MuError  # noqa: E402
-from mu_registry.llm_method import QAContext  # noqa: E402
-from mu_registry.model import TaskSpec  # noqa: E402
-from mu_registry.registry import Registry  # noqa: E402
+from mu_registry.util.errors import MuError  # noqa: E402
+from mu_registry.api.generative_method import QAContext  # noqa: E402
+from mu_registry.api.model import TaskSpec  # noqa: E402
+from mu_registry.registry.manager import Registry  # noqa: E402
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
 from mu_registry_plugins.methods.rmu import WMDPAdamW, rmu_layer  # noqa: E402
 from mu_registry_plugins.models.tiny_llava import TinyLlava  # noqa: E402

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mu_registry.qa import EncodedQA
-from mu_registry.registry import Registry
+from mu_registry.api.qa import EncodedQA
+from mu_registry.registry.manager import Registry
 
 from conftest import SHARED
 

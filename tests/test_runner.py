@@ -9,8 +9,8 @@ import sys
 
 from conftest import HERE, run_cli, write
 
-from mu_registry.registry import Registry
-from mu_registry.runner import RunConfig, Runner
+from mu_registry.registry.manager import Registry
+from mu_registry.run.runner import RunConfig, Runner
 
 SEQ_TASK = """\
 task: seq3
@@ -20,7 +20,7 @@ modality: image
 model: {name: mlp, args: {hidden: [32]}, train: {epochs: 10, batch_size: 32, lr: 0.005}}
 forget: {strategy: random, ratio: 0.15, seed: 2}
 requests: {count: 3}
-methods: {neggrad: {lr: 0.001}}
+methods: {ga: {lr: 0.001}}
 """
 
 
@@ -78,7 +78,7 @@ def test_a_run_killed_mid_way_resumes_to_identical_results(tmp_path):
     assert crashed.returncode == 137, crashed.stderr
     partial = json.loads((tmp_path / "run" / "results.json").read_text())
     assert partial["status"] == "running"
-    assert len(_final(partial, "seq3", "crashy/neggrad")) == 1  # request 0 saved, request 1 lost
+    assert len(_final(partial, "seq3", "crashy/ga")) == 1  # request 0 saved, request 1 lost
 
     resumed = subprocess.run([sys.executable, helper, str(tmp_path / "run"), str(folder), "--resume"],
                              capture_output=True, text=True, timeout=300)
@@ -89,7 +89,7 @@ def test_a_run_killed_mid_way_resumes_to_identical_results(tmp_path):
     a = json.loads((tmp_path / "run" / "results.json").read_text())
     b = json.loads((tmp_path / "clean" / "results.json").read_text())
     assert a["status"] == "done" and len(a["resumed"]) == 1
-    for method in ("crashy/neggrad", "finetune"):
+    for method in ("crashy/ga", "finetune"):
         ra, rb = _final(a, "seq3", method), _final(b, "seq3", method)
         assert [r["metrics"] for r in ra] == [r["metrics"] for r in rb]
         assert len(ra) == 3
@@ -112,7 +112,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     cases = [
         (["run", "--tasks", "fashion-mnist-randm"], "unknown task 'fashion-mnist-randm' (did you mean"),
         (["run", "--tasks", "digits-class", "--methods", "neggrd"], "--methods: unknown method 'neggrd'"),
-        (["run", "--tasks", "digits-class", "--method-args", "neggrad.lrr=1"], "unknown parameter 'lrr'"),
+        (["run", "--tasks", "digits-class", "--method-args", "ga.lrr=1"], "unknown parameter 'lrr'"),
         (["run", "--tasks", "digits-class", "--model", "resnet"], "--model: unknown model 'resnet'"),
         (["run", "--resume", str(tmp_path)], "no results.json"),
         (["run", "--tasks", "digits-class", "--set", "forget.ratio=2"],

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import yaml
 
-from mu_registry.cli import main
-from mu_registry.registry import Registry
-from mu_registry.task_index import TaskIndex
+from mu_registry.cli.main import main
+from mu_registry.registry.manager import Registry
+from mu_registry.registry.task_index import TaskIndex
 
 
 def _show(capsys, *argv: str) -> tuple[str, dict]:

@@ -17,8 +17,9 @@ CPU = torch.device("cpu")
 
 
 def test_smollm2_llava_knows_real_facts_and_takes_images(tmp_path, monkeypatch):
-    from mu_registry.model import TaskSpec
-    from mu_registry.registry import Registry
+    from mu_registry.api.model import TaskSpec
+    from mu_registry.evaluation.engines.hf_engine import TransformersEngine
+    from mu_registry.registry.manager import Registry
     from mu_registry_plugins.datasets.world_facts import world_facts
     from mu_registry_plugins.models import smollm2
 
@@ -31,7 +32,7 @@ def test_smollm2_llava_knows_real_facts_and_takes_images(tmp_path, monkeypatch):
     model = adapter.build(spec, 0).eval()
     assert all(not p.requires_grad for p in model.model.language_model.parameters())  # the LM stays as pretrained
     assert any(p.requires_grad for p in model.model.multi_modal_projector.parameters())
-    answers = adapter.generate(model, data, max_new_tokens=12, batch_size=8, device=CPU)
+    answers = TransformersEngine(adapter, model, device=CPU, batch_size=8).generate(data, max_new_tokens=12)
     text = [a for a, f in zip(answers, data.forms) if f == "text"]
     refs = [r for r, f in zip(data.answer_texts, data.forms) if f == "text"]
     assert all(r.lower() in a.lower() for r, a in zip(refs, text)), text  # Paris, Tokyo, Rome

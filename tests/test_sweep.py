@@ -10,10 +10,10 @@ import shutil
 import pytest
 from conftest import run_cli
 
-from mu_registry.registry import Registry
-from mu_registry.runner import RunConfig, Runner
+from mu_registry.registry.manager import Registry
+from mu_registry.run.runner import RunConfig, Runner
 
-ARGS = ["--tasks", "digits-random", "--methods", "neggrad,finetune", "--seed", "0,1", "--limit", "300",
+ARGS = ["--tasks", "digits-random", "--methods", "ga,finetune", "--seed", "0,1", "--limit", "300",
         "--set", "model.train.epochs=3"]
 
 
@@ -31,10 +31,10 @@ def test_a_ray_sweep_equals_one_run_and_resumes(tmp_path):
     (sweep_dir,) = (tmp_path / "sw").iterdir()
     merged = json.loads((sweep_dir / "results.json").read_text())
     assert sorted(p.name for p in (sweep_dir / "cells").iterdir()) == [
-        f"digits-random__{m}__seed{s}" for m in ("finetune", "neggrad") for s in (0, 1)]
+        f"digits-random__{m}__seed{s}" for m in ("finetune", "ga") for s in (0, 1)]
     assert (sweep_dir / "plots" / "digits-random-accuracy.png").exists()
 
-    config = RunConfig(tasks=["digits-random"], methods=["neggrad", "finetune"], seeds=[0, 1], limit=300,
+    config = RunConfig(tasks=["digits-random"], methods=["ga", "finetune"], seeds=[0, 1], limit=300,
                        task_overrides={"model.train.epochs": 3})
     single = Runner(config, Registry(), run_dir=tmp_path / "one").run()
     assert _metrics(merged) == _metrics(single)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from conftest import run_cli, write
 
-from mu_registry.errors import ConfigError, MuError, UnknownNameError
-from mu_registry.registry import Registry
-from mu_registry.task import build_task
-from mu_registry.task_index import TaskIndex
+from mu_registry.util.errors import ConfigError, MuError, UnknownNameError
+from mu_registry.registry.manager import Registry
+from mu_registry.data.classification import build_task
+from mu_registry.registry.task_index import TaskIndex
 
 BASE = """\
 dataset: {builder: digits, max_examples: {train: 300, test: 100}}

@@ -11,7 +11,7 @@ pytest.importorskip("transformers")
 pytest.importorskip("peft")
 
 from mu_registry_plugins.datasets.entity_world import entity_world  # noqa: E402
-from mu_registry import llm_losses as L  # noqa: E402
+import mu_registry.training.losses as L  # noqa: E402
 from mu_registry_plugins.models import tiny_llava as V  # noqa: E402
 
 

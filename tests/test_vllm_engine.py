@@ -14,7 +14,7 @@ import pytest
 import torch
 from conftest import randomize_lora_b
 
-from mu_registry.engines import vllm_available
+from mu_registry.evaluation.engines import vllm_available
 
 needs_gpu = pytest.mark.skipif(not vllm_available(), reason="needs a CUDA GPU and vLLM")
 
@@ -44,10 +44,10 @@ def _image(folder, seed: int) -> str:
 
 @needs_gpu
 def test_vllm_matches_transformers_and_swaps_adapters_without_reloading(tmp_path):
-    from mu_registry.data import Split
-    from mu_registry.engines import TransformersEngine
-    from mu_registry.engines.vllm_engine import VLLMEngine
-    from mu_registry.model import TaskSpec
+    from mu_registry.api.data import Split
+    from mu_registry.evaluation.engines import TransformersEngine
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
+    from mu_registry.api.model import TaskSpec
     from mu_registry_plugins.models.hf_llava import HFLlava
 
     folder = tmp_path / "llava"
@@ -104,8 +104,8 @@ def standin(monkeypatch):
 def _tiny(tmp_path, with_images: bool):
     from test_hf_llava import _save_tiny_llava
 
-    from mu_registry.data import Split
-    from mu_registry.model import TaskSpec
+    from mu_registry.api.data import Split
+    from mu_registry.api.model import TaskSpec
     from mu_registry_plugins.models.hf_llava import HFLlava
 
     folder = tmp_path / "llava"
@@ -126,8 +126,8 @@ def _tiny(tmp_path, with_images: bool):
 def test_engine_bookkeeping_against_a_stand_in_for_vllms_api(tmp_path, standin):
     """Runs everywhere (CI included): the engine's exports, adapter ids, in-place reloads and likelihood
     reading, against tests/helpers/vllm_api_standin.py (vLLM's API computed with transformers)."""
-    from mu_registry.engines import TransformersEngine
-    from mu_registry.engines.vllm_engine import VLLMEngine
+    from mu_registry.evaluation.engines import TransformersEngine
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
 
     adapter, spec, data = _tiny(tmp_path, with_images=False)
     cpu = torch.device("cpu")
@@ -174,8 +174,8 @@ def test_image_rows_go_to_vllm_with_one_placeholder_and_match_the_transformers_e
     """Image rows: one placeholder per image sent, vLLM's expansion checked against the model plugin's prompt,
     likelihoods read at the expanded positions, same answers as the transformers engine; a trained projector
     is reloaded and no image embedding from before is served again."""
-    from mu_registry.engines import TransformersEngine
-    from mu_registry.engines.vllm_engine import VLLMEngine
+    from mu_registry.evaluation.engines import TransformersEngine
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
 
     adapter, spec, data = _tiny(tmp_path, with_images=True)
     cpu = torch.device("cpu")
@@ -198,7 +198,7 @@ def test_image_rows_go_to_vllm_with_one_placeholder_and_match_the_transformers_e
     same()
     assert len(fast.llm.encoder_cache) == 2  # two distinct images among three image rows
 
-    with torch.no_grad():  # the projector trained as full weights (LLMMethod's projector+llm scope)
+    with torch.no_grad():  # the projector trained as full weights (GenerativeMethod's projector+llm scope)
         lora.get_base_model().model.multi_modal_projector.linear_2.weight.mul_(3.0)
     fast.sync(lora)
     hf.sync(lora)
@@ -206,20 +206,20 @@ def test_image_rows_go_to_vllm_with_one_placeholder_and_match_the_transformers_e
     same()
 
     # what vLLM does with the model plugin's prompt as it is (already expanded): 2N-1 image tokens, refused
-    from mu_registry.errors import MuError
+    from mu_registry.util.errors import MuError
 
     pre = {"prompt_token_ids": list(data.prompts[0]), "multi_modal_data": sent["multi_modal_data"]}
     out = fast.llm.generate([pre], fast.score_params())[0]
     assert out.prompt_token_ids.count(image_id) == 2 * 16 - 1
-    from mu_registry.engines.vllm_engine import check_expansion
+    from mu_registry.evaluation.engines.vllm_engine import check_expansion
 
     with pytest.raises(MuError, match=r"row 0: vLLM served .* \(31 image tokens\) .* has .* \(16 image tokens\)"):
         check_expansion(pre["prompt_token_ids"], out.prompt_token_ids, list(data.prompts[0]), image_id, 0)
 
 
 def test_adapters_vllm_would_serve_differently_are_refused_when_registered(tmp_path, standin):
-    from mu_registry.engines.vllm_engine import VLLMEngine
-    from mu_registry.errors import MuError
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
+    from mu_registry.util.errors import MuError
 
     adapter, spec, data = _tiny(tmp_path, with_images=False)
     cpu = torch.device("cpu")
@@ -261,8 +261,8 @@ def _saved(module, folder):
 def test_engine_arguments_are_derived_and_checked():
     from types import SimpleNamespace
 
-    from mu_registry.engines.vllm_engine import derive_max_model_len, memory_share, snap_lora_rank
-    from mu_registry.errors import MuError
+    from mu_registry.evaluation.engines.vllm_engine import derive_max_model_len, memory_share, snap_lora_rank
+    from mu_registry.util.errors import MuError
 
     gib = 1 << 30
     short = SimpleNamespace(text_config=SimpleNamespace(max_position_embeddings=2048))

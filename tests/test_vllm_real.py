@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import torch
 
-from mu_registry.engines import vllm_install_problem
+from mu_registry.evaluation.engines import vllm_install_problem
 
 PROBLEM = vllm_install_problem()
 if PROBLEM is not None:
@@ -39,8 +39,8 @@ def tiny(tmp_path_factory):
     from PIL import Image
     from test_hf_llava import _save_tiny_llava
 
-    from mu_registry.data import Split
-    from mu_registry.model import TaskSpec
+    from mu_registry.api.data import Split
+    from mu_registry.api.model import TaskSpec
     from mu_registry_plugins.models.hf_llava import HFLlava
 
     root = tmp_path_factory.mktemp("vllm-real")
@@ -63,7 +63,7 @@ def tiny(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def engine(tiny, tmp_path_factory):
-    from mu_registry.engines.vllm_engine import VLLMEngine
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine
 
     folder, adapter, spec, data, model = tiny
     return VLLMEngine(adapter, model, device=torch.device("cpu"), workdir=str(tmp_path_factory.mktemp("work")))
@@ -98,8 +98,8 @@ def test_the_install_checks_pass_here_and_name_a_broken_pin(monkeypatch):
 
 
 def test_image_rows_come_out_of_vllms_llava_processor_as_the_model_plugin_built_them(tiny, engine, vllm_processor):
-    from mu_registry.engines.vllm_engine import check_expansion
-    from mu_registry.errors import MuError
+    from mu_registry.evaluation.engines.vllm_engine import check_expansion
+    from mu_registry.util.errors import MuError
 
     folder, adapter, spec, data, model = tiny
     image_id = adapter.image_token_id
@@ -146,7 +146,7 @@ def test_sampling_params_and_lora_requests_are_vllms_own(tiny, engine):
     PEFTHelper.from_local_dir(request.lora_path, max_position_embeddings=None).validate_legal(lora_config)
 
     # an adapter above the rank cap: refused by the engine when registered, and vLLM's own check agrees
-    from mu_registry.errors import MuError
+    from mu_registry.util.errors import MuError
 
     big = adapter.add_lora(adapter.build(spec, 0), "default", r=80, alpha=80, dropout=0.0)
     with pytest.raises(MuError, match="LoRA rank 80, above engine_args.max_lora_rank 64"):
@@ -168,8 +168,8 @@ def test_engine_arguments_pass_vllms_configs(tiny, engine):
     from vllm.config.lora import LoRAConfig
     from vllm.engine.arg_utils import EngineArgs
 
-    from mu_registry.engines.vllm_engine import VLLMEngine, check_llm_args
-    from mu_registry.errors import MuError
+    from mu_registry.evaluation.engines.vllm_engine import VLLMEngine, check_llm_args
+    from mu_registry.util.errors import MuError
 
     folder, adapter, spec, data, model = tiny
     args = engine.start_args()

@@ -6,10 +6,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mu_registry.data import Split
-from mu_registry.method import UnlearnContext
-from mu_registry.model import EncodedSplit, TaskSpec
-from mu_registry.task_config import TrainConfig
+from mu_registry.api.data import Split
+from mu_registry.api.method import UnlearnContext
+from mu_registry.api.model import EncodedSplit, TaskSpec
+from mu_registry.config.task import TrainConfig
 from mu_registry_plugins.models.mlp import MLPClassifier
 
 SPEC = TaskSpec(name="blobs", modality="tabular", num_classes=4, input_columns=["x"], label_column="label",

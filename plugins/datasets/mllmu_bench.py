@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from mu_registry import MuError, Split
-from mu_registry.paths import expand_path
+from mu_registry import MuError, Split, expand_path, source_dir
 
+HUB_ID = "MLLMMU/MLLMU-Bench"  # the Hub dataset (as in mu_registry.data.sources.MLLMU_REPO)
 FORMS = {"Image_Textual_Questions": "multimodal", "Pure_Text_Questions": "text"}
 
 
@@ -31,11 +31,9 @@ def _load(path: str, config: str, revision: str | None):
         import datasets
     except ImportError:
         raise MuError("mllmu_bench needs the datasets package: pip install 'mu-registry[hf]'") from None
-    from mu_registry.data_sources import MLLMU_REPO, mllmu_local_dir
-
     local = expand_path(path)
-    if not local.exists() and path == MLLMU_REPO and mllmu_local_dir().is_dir():
-        local = mllmu_local_dir()  # fetched by `mu-eval data get pulse`
+    if not local.exists() and path == HUB_ID and source_dir("pulse").is_dir():
+        local = source_dir("pulse")  # fetched by `mu-eval data get pulse`
     if local.exists():
         files = sorted(str(p) for p in (local / config).glob("*.parquet"))
         if not files:
@@ -45,7 +43,7 @@ def _load(path: str, config: str, revision: str | None):
         return datasets.load_dataset(path, config, split="train", revision=revision)
     except Exception as exc:  # offline, or no such dataset
         raise MuError(f"MLLMU-Bench {path!r} config {config!r}: not a local folder, and the Hub gave "
-                      f"{type(exc).__name__}; get it with `mu-eval data get pulse` (into {mllmu_local_dir()}) "
+                      f"{type(exc).__name__}; get it with `mu-eval data get pulse` (into {source_dir('pulse')}) "
                       "or give dataset.builder_args.path a local copy") from None
 
 
@@ -89,7 +87,7 @@ def _rows(table, source: str, forget_ids: set[str], what: str) -> dict[str, list
     return cols
 
 
-def mllmu_bench(path: str = "MLLMMU/MLLMU-Bench", forget: str = "forget_10", fictitious: str = "Full_Set",
+def mllmu_bench(path: str = HUB_ID, forget: str = "forget_10", fictitious: str = "Full_Set",
                 real: str = "Retain_Set", revision: str | None = None) -> dict[str, Split]:
     """Splits ``fictitious`` (every fictitious profile's questions, ``in_forget`` marking the forget
     config's profiles) and ``real`` (the real celebrities' questions)."""

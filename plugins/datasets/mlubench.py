@@ -25,8 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from mu_registry import MuError, Split
-from mu_registry.paths import expand_path
+from mu_registry import MuError, Split, expand_path, source_dir
 
 COLUMNS = ("qa_id", "question", "answer", "image_path", "entity_class", "entity", "has_image", "form", "image",
            "variant")
@@ -84,13 +83,11 @@ def release_folder(root: str | None) -> Path:
     """``root`` (``~`` and ``$VARS`` expanded); an unset variable in it (``$MLUBENCH_DIR``), or no root,
     means where ``mu-eval data get mlubench`` puts the release. Missing: one line naming the expanded
     path and the command that fetches it."""
-    from mu_registry.data_sources import mlubench_release_dir
-
     given = root or os.environ.get("MLUBENCH_DIR", "")
     base = expand_path(given) if given else None
     if base is None or "$" in str(base):
         unset = f" ({given} is not set)" if given and "$" in str(base) else ""
-        base = mlubench_release_dir()
+        base = source_dir("mlubench")
     else:
         unset = ""
     if not base.is_dir():

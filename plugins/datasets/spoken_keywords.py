@@ -19,9 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mu_registry import MuError, Split
-from mu_registry.atomic import _atomic_write
-from mu_registry.paths import cache_dir
+from mu_registry import MuError, Split, atomic_write, cache_dir
 
 from .splitting import stratified_splits
 
@@ -79,5 +77,5 @@ def spoken_keywords(words: list[str] | None = None, voices: list[str] | None = N
 
         def write(fh):
             np.savez(fh, audio=audio, label=labels)
-        _atomic_write(path, write)
+        atomic_write(path, write)
     return stratified_splits({"audio": audio, "label": labels}, labels, 0.25)

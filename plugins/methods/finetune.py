@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import torch.nn.functional as F
 
-from mu_registry import Method, UnlearnContext
-from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
-                                  unlearning_optimizer, unlearning_schedule)
+from mu_registry import (
+    Method, UnlearnContext, check_lr_schedule, check_trainer_options, num_batches, unlearning_optimizer,
+    unlearning_schedule)
 
 
 class Finetune(Method):

@@ -1,4 +1,6 @@
-"""NegGrad+ / gradient difference: ascend on the forget set, descend on the retain set.
+"""GradDiff (gradient difference; NegGrad+): ascend on the forget set, descend on the retain set (``graddiff``).
+
+Classification (:class:`GradDiff`).
 
 Kurmanji et al., 2023 ("Towards Unbounded Machine Unlearning", NegGrad+);
 the same objective is "GradDiff" in Liu et al., 2022 and Maini et al., 2024::
@@ -22,6 +24,24 @@ once gradients are clipped (``max_grad_norm``): Adam's update is otherwise the s
 MU-Bench's classification data path (``prepare_unlearning_data``, l.316-386) has no ``grad_diff`` branch and
 its ``gen_config.py`` files do not run it on the classification datasets: l.301-312 (its TOFU path) is the
 only pairing it defines.
+
+Generation (:class:`GenerativeGradDiff`; formerly ``gd``, and ``ga_klr`` for ``retain_loss: kl``)::
+
+    retain_loss nll:  L = -NLL(y_f | x_f) + retain_weight * NLL(y_r | x_r)
+    retain_loss kl:   L = -NLL(y_f | x_f) + retain_weight * KL(p_ref(. | x_r) || p_theta(. | x_r))
+
+``retain_loss: kl`` is PULSE's "GA+KLR" and MLUBench's "KL" (open-unlearning expresses it the same way:
+``GradDiff`` with ``retain_loss_type: KL``, ``configs/trainer/GradDiff.yaml``).
+The KL is summed over the vocabulary and averaged over every position of the retain batch (prompt,
+image and padding positions too), ``F.kl_div(..., reduction="batchmean", log_target=True)`` on the
+flattened logits, as the reference code computes it: TOFU ``locuslab/tofu`` @ bdc209ea, ``dataloader.py``
+(``KL``); open-unlearning ``locuslab/open-unlearning`` @ d3d7cf9e, ``src/trainer/utils.py``
+(``compute_kl_divergence``); MLUBench ``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8,
+``LLaVA_unlearning_main.zip:llava/train/llava_trainer.py`` (``KL``). ``kl_positions: answer`` is the
+variant that averages over answer tokens only. The reference is the frozen model of ``reference_model``:
+``request_start`` (the model the request starts from, as MLUBench's ``train.py`` l.1169-1177 loads its
+oracle; the MLUBench tasks set it) or ``original`` (the model before any unlearning; the default).
+
 """
 
 from __future__ import annotations
@@ -31,11 +51,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.method import Batch
-from mu_registry.model import EncodedSplit
-from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
-                                  unlearning_optimizer, unlearning_schedule)
+from mu_registry import (
+    Batch, EncodedSplit, GenerativeMethod, Method, MuError, UnlearnContext, check_lr_schedule, check_trainer_options,
+    losses, num_batches, unlearning_optimizer, unlearning_schedule)
 
 
 PAIRINGS = ("stream", "fixed")
@@ -111,3 +129,38 @@ class GradDiff(Method):
                 sched.step()
             ctx.end_epoch()
         return ctx.model
+
+
+class GenerativeGradDiff(GenerativeMethod):
+    """GradDiff for generative models: ascent on the forget answers, a retain term (NLL or KL) on the rest."""
+
+    @dataclass
+    class Params(GenerativeMethod.Params):
+        #: "nll" (gradient difference; formerly ``gd``) or "kl" (GA+KLR / KL; formerly ``ga_klr``)
+        retain_loss: str = "nll"
+        retain_weight: float = 1.0
+        #: retain_loss kl: "all" (the reference code: every position of the retain batch) or "answer" (a variant)
+        kl_positions: str = "all"
+        #: deprecated: ``ga_klr``'s name for retain_weight (used when set)
+        kl_weight: float | None = None
+
+    def __init__(self, params=None, **overrides):
+        super().__init__(params, **overrides)
+        if self.params.retain_loss not in ("nll", "kl"):
+            raise MuError(f"method 'graddiff': retain_loss must be 'nll' or 'kl', got '{self.params.retain_loss}'")
+        if self.params.kl_positions not in ("all", "answer"):
+            raise MuError(f"method 'graddiff': kl_positions must be 'all' or 'answer', got "
+                          f"'{self.params.kl_positions}'")
+
+    def loss(self, ctx, forget, retain):
+        p = self.params
+        if p.retain_loss == "kl":
+            if retain is None:
+                return losses.gradient_ascent(ctx.logits(forget), forget.labels)
+            weight = p.kl_weight if p.kl_weight is not None else p.retain_weight
+            return losses.ga_klr(ctx.logits(forget), forget.labels, ctx.logits(retain), ctx.reference_logits(retain),
+                                 retain.labels, kl_weight=weight, positions=p.kl_positions)
+        if retain is None:
+            return -losses.answer_nll(ctx.logits(forget), forget.labels)
+        return losses.grad_diff(ctx.logits(forget), forget.labels, ctx.logits(retain), retain.labels,
+                                retain_weight=p.retain_weight)

@@ -8,22 +8,21 @@ As TOFU computes it (``locuslab/tofu`` @ bdc209ea7c6cc2e7079ea1afb6468d3ddcc65f8
 l.134-145, ``loss_type == "idk"``): the refusal batch and the retain batch are concatenated and the loss is
 the model's ``outputs.loss``, the mean over every labelled token of the concatenated batch (not the sum of
 two means). The refusal for each forget question is drawn from a fixed list (``REFUSALS`` in
-``mu_registry.llm_method``), seeded per request. MLUBench's PO (refusals only, summed over each answer's
+``mu_registry.api.generative_method``), seeded per request. MLUBench's PO (refusals only, summed over each answer's
 tokens, no retain term) is the method ``po``.
 """
 
 from __future__ import annotations
 
-from mu_registry.llm_losses import idk
-from mu_registry.llm_method import LLMMethod
+from mu_registry import GenerativeMethod, losses
 
 
-class IdK(LLMMethod):
+class IdK(GenerativeMethod):
     def unlearn(self, ctx):
         ctx.forget = ctx.refusals(ctx.forget)  # the forget prompts, answered with refusals
         return super().unlearn(ctx)
 
     def loss(self, ctx, forget, retain):
         if retain is None:
-            return idk(ctx.logits(forget), forget.labels)
-        return idk(ctx.logits(forget), forget.labels, ctx.logits(retain), retain.labels)
+            return losses.idk(ctx.logits(forget), forget.labels)
+        return losses.idk(ctx.logits(forget), forget.labels, ctx.logits(retain), retain.labels)

@@ -20,14 +20,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mu_registry.llm_losses import answer_nll, dpo
-from mu_registry.llm_method import LLMMethod
-from mu_registry.qa import collate_qa
+from mu_registry import GenerativeMethod, collate_qa, losses
 
 
-class IdkDPO(LLMMethod):
+class IdkDPO(GenerativeMethod):
     @dataclass
-    class Params(LLMMethod.Params):
+    class Params(GenerativeMethod.Params):
         beta: float = 0.1
         forget_weight: float = 1.0
         retain_weight: float = 1.0
@@ -42,9 +40,9 @@ class IdkDPO(LLMMethod):
         p = self.params
         chosen = collate_qa(self._refusals, np.asarray(forget.positions), pad_id=ctx.adapter.pad_id,
                             pixels=ctx.adapter.pixel_values).to(ctx.device)
-        loss = p.forget_weight * dpo(ctx.logits(chosen), ctx.reference_logits(chosen), chosen.labels,
-                                     ctx.logits(forget), ctx.reference_logits(forget), forget.labels, beta=p.beta,
-                                     scale=p.dpo_scale or None)
+        loss = p.forget_weight * losses.dpo(ctx.logits(chosen), ctx.reference_logits(chosen), chosen.labels,
+                                            ctx.logits(forget), ctx.reference_logits(forget), forget.labels,
+                                            beta=p.beta, scale=p.dpo_scale or None)
         if retain is not None and p.retain_weight:
-            loss = loss + p.retain_weight * answer_nll(ctx.logits(retain), retain.labels)
+            loss = loss + p.retain_weight * losses.answer_nll(ctx.logits(retain), retain.labels)
         return loss

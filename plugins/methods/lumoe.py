@@ -9,11 +9,11 @@ As released (``lihe-maxsize/Lifelong_Unlearning_main`` @ cf6579c8f16f88f9c694b42
   computes a DPO loss and then returns ``-idk_loss_current.mean()``: the NLL of a refusal to each forget
   question, summed over its tokens, averaged over the batch, with no retain term (``loss: refusal``, the
   default; the same loss as the method ``po``; the refusals are drawn from
-  ``mu_registry.llm_method.REFUSALS``, the stand-in for the release's ``idontknow.jsonl``, which it does
+  ``mu_registry.api.generative_method.REFUSALS``, the stand-in for the release's ``idontknow.jsonl``, which it does
   not ship);
 * the router (``entity_extract.py`` + ``LUMoE.py``) extracts the query's entity with an MLLM and
   fuzzy-matches it against every request's forget and retain entity lists (``router: entity``, see
-  ``mu_registry.routing.EntityRouter`` for the stand-in of the extraction). The release labels every row
+  ``mu_registry_plugins.routers.entity.EntityRouter`` for the stand-in of the extraction). The release labels every row
   once against all requests' lists (``tasks/all_tasks``); here the router is given every request's lists
   before the first request (``QAContext.stream``), and a query whose list is the forget list of a request
   not trained yet is answered by the base model (that adapter does not exist yet).
@@ -37,17 +37,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from mu_registry.errors import MuError
-from mu_registry.llm_losses import answer_nll, gradient_ascent, npo, refusal_nll
-from mu_registry.llm_method import LLMMethod, is_peft
-from mu_registry.qa import prompt_batches
+from mu_registry import GenerativeMethod, MuError, get_registry, is_peft, losses, prompt_batches
 
 LOSSES = ("refusal", "npo", "gd", "ga", "idk")
 
 
-class LUMoE(LLMMethod):
+class LUMoE(GenerativeMethod):
     @dataclass
-    class Params(LLMMethod.Params):
+    class Params(GenerativeMethod.Params):
         loss: str = "refusal"
         beta: float = 5.0
         retain_weight: float = 0.0
@@ -56,15 +53,13 @@ class LUMoE(LLMMethod):
         scope: str = "llm"
         lifelong_lora: str = "continue"
 
-    def __init__(self, params=None, **overrides):
-        super().__init__(params, **overrides)
+    def __init__(self, params=None, *, registry=None, **overrides):
+        super().__init__(params, registry=registry, **overrides)
         if self.params.loss not in LOSSES:
             raise MuError(f"method 'lumoe': loss must be one of {', '.join(LOSSES)}, got '{self.params.loss}'")
         if self.params.lifelong_lora != "continue":
             raise MuError("method 'lumoe': lifelong_lora must be 'continue' (one expert per request, never merged)")
-        from mu_registry.registry import get_registry
-
-        router_cls = get_registry().router(self.params.router, context="method 'lumoe': router")
+        router_cls = (self.registry or get_registry()).router(self.params.router, context="method 'lumoe': router")
         self.router = router_cls(**self.params.router_args)
         self.experts: list[str] = []
 
@@ -114,15 +109,15 @@ class LUMoE(LLMMethod):
     def loss(self, ctx, forget, retain):
         p = self.params
         if p.loss == "refusal":
-            return refusal_nll(ctx.logits(forget), forget.labels)
+            return losses.refusal_nll(ctx.logits(forget), forget.labels)
         if p.loss == "npo":
-            loss = npo(ctx.logits(forget), ctx.reference_logits(forget), forget.labels, beta=p.beta)
+            loss = losses.npo(ctx.logits(forget), ctx.reference_logits(forget), forget.labels, beta=p.beta)
         elif p.loss == "idk":
-            loss = answer_nll(ctx.logits(forget), forget.labels)
+            loss = losses.answer_nll(ctx.logits(forget), forget.labels)
         else:
-            loss = gradient_ascent(ctx.logits(forget), forget.labels)
+            loss = losses.gradient_ascent(ctx.logits(forget), forget.labels)
         if retain is not None and p.loss != "ga" and p.retain_weight:
-            loss = loss + p.retain_weight * answer_nll(ctx.logits(retain), retain.labels)
+            loss = loss + p.retain_weight * losses.answer_nll(ctx.logits(retain), retain.labels)
         return loss
 
     # ------------------------------------------------------------ inference
@@ -152,14 +147,3 @@ class LUMoE(LLMMethod):
         if not self.experts:
             return [None] * len(data)
         return self.router.route(data, lambda d: self.features(model, d))
-
-
-class LUMoENPO(LUMoE):
-    """The variant this harness ran as LUMoE before following the release: NPO(beta 5) + retain NLL experts
-    and the trained logistic router."""
-
-    @dataclass
-    class Params(LUMoE.Params):
-        loss: str = "npo"
-        retain_weight: float = 1.0
-        router: str = "trained"

@@ -1,4 +1,6 @@
-"""Negative Preference Optimization, classification form (Zhang et al., 2024).
+"""NPO: negative preference optimisation (Zhang et al., 2024); ``npo`` (formerly ``llm_npo`` for generation).
+
+Classification (:class:`NPO`).
 
 With ℓ_θ(x, y) = -log p_θ(y | x) per forget example and the original model as
 the reference::
@@ -11,6 +13,17 @@ of diverging. β = 0.1 as in the paper (and MU-Bench). ``reduction: per_example`
 the paper and applies the log-sigmoid per example; ``reduction: batch_mean`` is MU-Bench's form
 (``CLU-UML/MU-Bench`` at 48f5c7b, ``mubench/trainer/npo.py``: the batch-mean losses ``outputs.loss`` go
 inside one log-sigmoid per batch), which its tasks here use.
+
+Generation (:class:`GenerativeNPO`):
+
+    L = -(2/beta) * E[log sigmoid(-beta * (log pi_theta(y_f|x_f) - log pi_ref(y_f|x_f)))]
+        + retain_weight * NLL(y_r | x_r)
+
+Sequence log-likelihoods summed over answer tokens (MLUBench ``llava_trainer.py`` ``npo``). pi_ref is the
+frozen reference of ``reference_model``: ``request_start`` (the model the request starts from; MLUBench's
+``train.py`` l.1169-1177 loads its oracle from the trained model's own path, and the MLUBench tasks set it) or
+``original`` (the model before any unlearning, the parameter's default). beta defaults to 5 (MLUBench's
+setting). ``retain_weight`` 0 is plain NPO as PULSE runs it; 1 is the paper's NPO-RT.
 """
 
 from __future__ import annotations
@@ -20,9 +33,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
-                                  unlearning_optimizer, unlearning_schedule)
+from mu_registry import (
+    GenerativeMethod, Method, MuError, UnlearnContext, check_lr_schedule, check_trainer_options, losses, num_batches,
+    unlearning_optimizer, unlearning_schedule)
 
 
 def npo_loss(logits: torch.Tensor, ref_logits: torch.Tensor, labels: torch.Tensor, beta: float,
@@ -76,3 +89,18 @@ class NPO(Method):
                 sched.step()
             ctx.end_epoch()
         return ctx.model
+
+
+class GenerativeNPO(GenerativeMethod):
+    """NPO (negative preference optimisation; Zhang et al. 2024) for generative models."""
+
+    @dataclass
+    class Params(GenerativeMethod.Params):
+        beta: float = 5.0
+        retain_weight: float = 0.0
+
+    def loss(self, ctx, forget, retain):
+        loss = losses.npo(ctx.logits(forget), ctx.reference_logits(forget), forget.labels, beta=self.params.beta)
+        if retain is not None and self.params.retain_weight:
+            loss = loss + self.params.retain_weight * losses.answer_nll(ctx.logits(retain), retain.labels)
+        return loss

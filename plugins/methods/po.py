@@ -9,7 +9,7 @@ twice and returns ``-idk_loss_current.mean()``, where ``idk_loss_current = -get_
 each refusal's NLL summed over its tokens (``get_batch_loss``, l.103-111); the retain batch the data module
 pairs with it is not used. It is the loss of LUMoE's experts (``lumoe``, whose adapters are the release's
 ``po_X_llava_lora``) and the "PO" rows of the paper's draft appendix F. The refusal for each forget
-question comes from ``REFUSALS`` in ``mu_registry.llm_method`` (the release's ``idontknow.jsonl`` is not
+question comes from ``REFUSALS`` in ``mu_registry.api.generative_method`` (the release's ``idontknow.jsonl`` is not
 shipped), one per row and request; the release draws one per row each time the row is loaded.
 
 TOFU's IdK (a token mean over the refusals and the retain answers together) is the method ``idk``.
@@ -17,14 +17,13 @@ TOFU's IdK (a token mean over the refusals and the retain answers together) is t
 
 from __future__ import annotations
 
-from mu_registry.llm_losses import po
-from mu_registry.llm_method import LLMMethod
+from mu_registry import GenerativeMethod, losses
 
 
-class PO(LLMMethod):
+class PO(GenerativeMethod):
     def unlearn(self, ctx):
         ctx.forget = ctx.refusals(ctx.forget)  # the forget prompts, answered with refusals
         return super().unlearn(ctx)
 
     def loss(self, ctx, forget, retain):
-        return po(ctx.logits(forget), forget.labels)
+        return losses.po(ctx.logits(forget), forget.labels)

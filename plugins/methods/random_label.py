@@ -26,10 +26,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.model import EncodedSplit
-from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
-                                  unlearning_optimizer, unlearning_schedule)
+from mu_registry import (
+    EncodedSplit, Method, MuError, UnlearnContext, check_lr_schedule, check_trainer_options, num_batches,
+    unlearning_optimizer, unlearning_schedule)
 
 LABEL_RULES = ("uniform", "next", "uniform_wrong")
 

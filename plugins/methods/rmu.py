@@ -35,9 +35,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mu_registry.errors import MuError
-from mu_registry.llm_losses import rmu
-from mu_registry.llm_method import LLMMethod
+from mu_registry import GenerativeMethod, MuError, losses
 
 
 class WMDPAdamW(torch.optim.Optimizer):
@@ -96,9 +94,9 @@ def rmu_layer(n_layers: int, layer: int = -1) -> int:
     return chosen
 
 
-class RMU(LLMMethod):
+class RMU(GenerativeMethod):
     @dataclass
-    class Params(LLMMethod.Params):
+    class Params(GenerativeMethod.Params):
         lr: float = 5e-5
         epochs: int = 1
         batch_size: int = 4
@@ -171,6 +169,8 @@ class RMU(LLMMethod):
         f_hidden = ctx.hidden(forget, layer)
         f_mask = forget.attention_mask if p.masked else None
         if retain is None:
-            return rmu(f_hidden, self._control, f_hidden, f_hidden.detach(), p.steering_coeff, 0.0, f_mask, f_mask)
-        return rmu(f_hidden, self._control, ctx.hidden(retain, layer), ctx.hidden(retain, layer, reference=True),
-                   p.steering_coeff, p.alpha, f_mask, retain.attention_mask if p.masked else None)
+            return losses.rmu(f_hidden, self._control, f_hidden, f_hidden.detach(), p.steering_coeff, 0.0, f_mask,
+                              f_mask)
+        return losses.rmu(f_hidden, self._control, ctx.hidden(retain, layer),
+                          ctx.hidden(retain, layer, reference=True), p.steering_coeff, p.alpha, f_mask,
+                          retain.attention_mask if p.masked else None)

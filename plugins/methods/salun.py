@@ -24,9 +24,9 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, UnlearnContext
-from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
-                                  unlearning_optimizer, unlearning_schedule)
+from mu_registry import (
+    Method, UnlearnContext, check_lr_schedule, check_trainer_options, num_batches, unlearning_optimizer,
+    unlearning_schedule)
 
 from .random_label import check_label_rule, relabelled_epochs
 

@@ -40,9 +40,9 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from mu_registry import Method, MuError, UnlearnContext
-from mu_registry.training import (check_lr_schedule, check_trainer_options, num_batches,
-                                  unlearning_optimizer, unlearning_schedule)
+from mu_registry import (
+    Method, MuError, UnlearnContext, check_lr_schedule, check_trainer_options, num_batches, unlearning_optimizer,
+    unlearning_schedule)
 
 from .bad_teacher import distill_kl
 

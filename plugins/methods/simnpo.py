@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mu_registry.llm_losses import answer_nll, simnpo
-from mu_registry.llm_method import LLMMethod
+from mu_registry import GenerativeMethod, losses
 
 
-class SimNPO(LLMMethod):
+class SimNPO(GenerativeMethod):
     @dataclass
-    class Params(LLMMethod.Params):
+    class Params(GenerativeMethod.Params):
         beta: float = 2.5
         gamma: float = 0.0
         npo_coeff: float = 0.1375
@@ -28,7 +27,7 @@ class SimNPO(LLMMethod):
 
     def loss(self, ctx, forget, retain):
         p = self.params
-        loss = p.npo_coeff * simnpo(ctx.logits(forget), forget.labels, beta=p.beta, gamma=p.gamma)
+        loss = p.npo_coeff * losses.simnpo(ctx.logits(forget), forget.labels, beta=p.beta, gamma=p.gamma)
         if retain is not None and p.retain_weight:
-            loss = loss + p.retain_weight * answer_nll(ctx.logits(retain), retain.labels)
+            loss = loss + p.retain_weight * losses.answer_nll(ctx.logits(retain), retain.labels)
         return loss

@@ -18,9 +18,3 @@ def mu_register_metrics(register):
     register("zrf_chundawat", f"{__name__}.zrf:zrf_chundawat")
     register("mubench_overall", f"{__name__}.mubench_overall:mubench_overall")
     register("knowledge_gap", f"{__name__}.knowledge_gap:knowledge_gap")
-
-
-@hookimpl
-def mu_register_judges(register):
-    register("rule", "mu_registry.rule_judge:RuleJudge")
-    register("openai_compatible", "mu_registry.llm_judge:OpenAICompatibleJudge")

@@ -1,5 +1,5 @@
 """Macro-averaged F1 on every evaluation set, computed by the ``f1`` Hugging Face ``evaluate`` module
-shipped in the package (``mu_registry/evaluate_modules/f1``, loaded offline; the hub's ``f1`` computes
+shipped in the package (``plugins/metrics/evaluate_modules/f1``, loaded offline; the hub's ``f1`` computes
 the same, ``sklearn.metrics.f1_score``). Needs the ``hf`` extra (``evaluate``)."""
 
 from __future__ import annotations
@@ -8,6 +8,8 @@ from functools import lru_cache
 
 from mu_registry import MetricContext, MuError
 
+from .evaluate_modules import module_path
+
 
 @lru_cache(maxsize=1)
 def _module():
@@ -15,8 +17,6 @@ def _module():
         import evaluate
     except ImportError:
         raise MuError("metric 'f1' needs Hugging Face evaluate: pip install 'mu-registry[hf]'") from None
-    from mu_registry.evaluate_modules import module_path
-
     return evaluate.load(module_path("f1"))
 
 

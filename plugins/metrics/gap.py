@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from mu_registry import MetricContext
 
+from .mia import svc_efficacy
+
 AVERAGED = ("forget", "retain", "test")
 
 
@@ -31,8 +33,6 @@ def gap_to_retrain_salun(ctx: MetricContext) -> dict[str, float | None]:
     ``OPTML-Group/Unlearn-Saliency`` at a6e89fd ``Classification/evaluation/SVC_MIA.py``, see
     :func:`.mia.svc_efficacy`), retain accuracy and test accuracy. Where the attack cannot separate
     members from non-members for either model, the MIA term and ``avg`` are null (see ``mia_svc``)."""
-    from .mia import svc_efficacy
-
     if ctx.retrain is None:
         return {}
     out, ref = ctx.outputs, ctx.retrain

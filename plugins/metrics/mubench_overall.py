@@ -9,7 +9,7 @@ Reference: ``CLU-UML/MU-Bench`` at commit 48f5c7b, ``mubench/evaluation.py`` (``
 
 with two guard rails that set the score to 0:
 
-* ``|dt - dt_orig| / dt_orig > 0.2`` (0.4 for gradient ascent, MU-Bench's ``neggrad`` / ``grad_ascent``);
+* ``|dt - dt_orig| / dt_orig > 0.2`` (0.4 for gradient ascent: MU-Bench's ``neggrad`` / ``grad_ascent``, ``ga`` here);
 * ``df < random`` and ``(random - df) / random > 0.2`` (forgetting far *below* chance).
 
 ``dt`` is test accuracy, ``df`` forget accuracy. ``dt_orig`` and ``random`` are MU-Bench's constants
@@ -33,8 +33,8 @@ from mu_registry import MetricContext
 from .mubench_constants import lookup
 
 #: MU-Bench's methods whose test-accuracy guard rail is 0.4 instead of 0.2 (``Evaluator.compute``);
-#: ``neggrad`` is this project's name for the same gradient ascent
-GRADIENT_ASCENT = frozenset({"neggrad", "grad_ascent"})
+#: ``ga`` is this project's name for the same gradient ascent (``neggrad`` before issue 26's renames)
+GRADIENT_ASCENT = frozenset({"ga", "neggrad", "grad_ascent"})
 
 
 def mubench_score(dt: float, df: float, dt_orig: float, random: float, method: str | None = None) -> float:

@@ -24,8 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mu_registry import EncodedSplit, Model, MuError, Split, TaskSpec
-from mu_registry.paths import expand_path
+from mu_registry import EncodedSplit, Model, MuError, Split, TaskSpec, expand_path
 
 from .byte_tokenizer import SPECIALS, byte_tokenizer, word_hash_encode
 

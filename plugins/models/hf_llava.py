@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from mu_registry import MuError
-from mu_registry.generative import GenerativeModel
-from mu_registry.paths import expand_path
+from mu_registry import GenerativeModel, MuError, expand_path, is_peft
 
 LLAVA_TEMPLATE = "USER: {image}{question} ASSISTANT:"
 
@@ -138,8 +136,6 @@ class HFLlava(GenerativeModel):
         """A folder the vLLM engine loads: ``module``'s base weights (LoRA adapters left out) with the
         processor and tokenizer, so a base trained or fine-tuned in this process is what vLLM serves
         (its ``config.json`` holds the model's dtype; the engine passes the same dtype to vLLM)."""
-        from mu_registry.llm_method import is_peft
-
         base = module.get_base_model() if is_peft(module) else module
         state = {k.replace(".base_layer.", "."): v for k, v in base.state_dict().items() if "lora_" not in k}
         folder.mkdir(parents=True, exist_ok=True)

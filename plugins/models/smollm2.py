@@ -23,9 +23,7 @@ from typing import Any
 
 import torch
 
-from mu_registry import MuError
-from mu_registry.generative import GenerativeModel
-from mu_registry.paths import cache_dir, expand_path
+from mu_registry import GenerativeModel, MuError, cache_dir, expand_path
 
 from .tiny_llava import image_batch
 

@@ -5,7 +5,7 @@ vision tower, LLaVA's projector and a Llama language model. Text goes through a 
 tokenizer built in code (``VLMTokens``), so nothing is downloaded. ``encode_qa`` lays out one
 question/answer turn the way LLaVA-1.5's conversation template does (``USER: <image>\\n<question>
 ASSISTANT: <answer>``) with one image placeholder per image patch, and labels only the answer
-tokens, which is what every loss in ``mu_registry.llm_losses`` expects.
+tokens, which is what every loss in ``mu_registry.training.losses`` expects.
 LoRA comes from ``GenerativeModel.add_lora`` (the language model's attention projections, MLUBench's
 settings as defaults: r=32, alpha=32, dropout 0.3).
 """
@@ -16,8 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from mu_registry import MuError
-from mu_registry.generative import GenerativeModel
+from mu_registry import GenerativeModel, MuError
 
 IGNORE = -100
 

@@ -2,7 +2,7 @@
 
 Usage: crashing_run.py RUN_DIR TASK_FOLDER [--resume] [--lifelong]
 (``--lifelong``: task ``lifelong-tiny`` with GA and a crashing LUMoE; else ``seq3`` with a crashing
-NegGrad and fine-tuning).
+GA and fine-tuning).
 ``os._exit`` ends the process at once, like SIGKILL: nothing gets to clean up.
 """
 
@@ -12,10 +12,10 @@ import types
 from pathlib import Path
 
 from mu_registry import hookimpl
-from mu_registry.registry import Registry
-from mu_registry.runner import RunConfig, Runner
+from mu_registry.registry.manager import Registry
+from mu_registry.run.runner import RunConfig, Runner
 from mu_registry_plugins.methods.lumoe import LUMoE
-from mu_registry_plugins.methods.neggrad import NegGrad
+from mu_registry_plugins.methods.ga import GA
 
 
 def crashing(cls):
@@ -30,12 +30,12 @@ def crashing(cls):
 
 @hookimpl
 def mu_register_methods(register):
-    register("crashy/neggrad", crashing(NegGrad))
+    register("crashy/ga", crashing(GA))
     register("crashy/lumoe", crashing(LUMoE))
 
 
 LIFELONG = "--lifelong" in sys.argv
-TASK, METHODS = ("lifelong-tiny", ["ga", "crashy/lumoe"]) if LIFELONG else ("seq3", ["crashy/neggrad", "finetune"])
+TASK, METHODS = ("lifelong-tiny", ["ga", "crashy/lumoe"]) if LIFELONG else ("seq3", ["crashy/ga", "finetune"])
 
 
 run_dir, folder = Path(sys.argv[1]), sys.argv[2]

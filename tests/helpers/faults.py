@@ -14,7 +14,7 @@ import types
 from pathlib import Path
 
 from mu_registry import hookimpl
-from mu_registry.metric import MetricContext
+from mu_registry.api.metric import MetricContext
 from mu_registry_plugins.methods.finetune import Finetune
 
 

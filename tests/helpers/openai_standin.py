@@ -22,7 +22,7 @@ def prompt_fields(messages: list[dict[str, str]]) -> dict[str, str]:
 
 
 def rubric_reply(messages: list[dict[str, str]]) -> str:
-    from mu_registry.rule_judge import RuleJudge
+    from mu_registry_plugins.judges.rule import RuleJudge
 
     f = prompt_fields(messages)
     answer = f.get("Assistant's response", "")

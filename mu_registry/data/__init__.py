@@ -1,0 +1,1 @@
+"""Task data: classification and generative splits, forget sets and requests, Hugging Face loading, sources."""

@@ -1,0 +1,1 @@
+"""General-capability benchmarks after every request: lm-evaluation-harness and lmms-eval."""

@@ -1,0 +1,1 @@
+"""Protocols: one request loop, and per task type what happens around it (classification, lifelong)."""

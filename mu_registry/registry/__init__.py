@@ -1,0 +1,1 @@
+"""The registry: the pluggy manager, lazy entries, the task index."""

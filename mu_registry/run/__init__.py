@@ -1,0 +1,1 @@
+"""A run: planning (refuses what cannot run, before training), the runner, sweeps."""
