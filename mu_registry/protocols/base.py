@@ -46,20 +46,36 @@ class RunSetup:
 
 
 class Protocol(ABC):
-    """Runs one task and seed (see the module docstring). ``task_type`` names the tasks it runs;
-    ``method_base`` is the Method class a method must derive from to apply."""
+    """Runs one task and seed in stages that :func:`mu_registry.run.runner.run_task` calls in order:
+    ``load_data``, ``build_model``, ``references`` (returns the frozen original), then :func:`request_loop` with
+    ``method_run(name)`` for each method. ``task_type`` names the tasks it runs; ``method_base`` is the
+    Method class a method must derive from to apply; ``seed_record`` is this task and seed's record."""
 
     task_type: ClassVar[str]
     method_base: ClassVar[type] = Method
 
-    def __init__(self, setup: RunSetup, record: RunRecord, loaded: LoadedTask, methods: list[str], seed: int):
-        self.setup, self.record, self.loaded, self.methods, self.seed = setup, record, loaded, methods, seed
+    def __init__(self, setup: RunSetup, record: RunRecord, loaded: LoadedTask, seed: int):
+        self.setup, self.record, self.loaded, self.seed = setup, record, loaded, seed
         self.cfg = loaded.config
         self.device = setup.device
+        self.seed_record: dict[str, Any] = {}
 
     @abstractmethod
-    def run(self) -> None:
-        """Data, model, references, then :func:`request_loop` for each method."""
+    def load_data(self) -> None:
+        """The task's splits, forget sets and requests."""
+
+    @abstractmethod
+    def build_model(self) -> None:
+        """The model plugin, and what it must support checked before anything trains."""
+
+    @abstractmethod
+    def references(self) -> torch.nn.Module:
+        """Train (or load from the cache) the reference models, evaluate and record them; the original model,
+        frozen, is returned: every method starts from a copy of it."""
+
+    @abstractmethod
+    def method_run(self, method_name: str) -> MethodRun:
+        """What happens around the shared loop for one method."""
 
 
 class MethodRun(ABC):

@@ -21,7 +21,7 @@ from mu_registry.api.model import EncodedSplit, Model, TaskSpec
 from mu_registry.data.classification import build_task
 from mu_registry.evaluation.best_epoch import selector_for
 from mu_registry.evaluation.engines.classify import evaluate_sets
-from mu_registry.protocols.base import MethodRun, Protocol, request_loop
+from mu_registry.protocols.base import MethodRun, Protocol
 from mu_registry.protocols.model_cache import model_identity
 from mu_registry.protocols.record import MetricFailed
 from mu_registry.training.random_init import reinitialize
@@ -42,21 +42,31 @@ class References:
 class ClassificationProtocol(Protocol):
     task_type = "classification"
 
-    def run(self) -> None:
-        cfg, loaded, seed, setup = self.cfg, self.loaded, self.seed, self.setup
-        data = build_task(loaded, setup.registry, limit=setup.config.limit)
-        model_name = setup.config.model or cfg.model.name
-        adapter: Model = setup.registry.model(model_name)(**(cfg.model.args if not setup.config.model else {}))
-        first = data.train.take([0])
-        spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=data.num_classes,
-                        input_columns=data.input_columns, label_column=data.label_column,
-                        input_shapes={c: tuple(np.asarray(first.columns[c][0]).shape) for c in data.input_columns})
-        task_rec = self._task_record(data, model_name)
-        seed_rec = task_rec["seeds"].setdefault(str(seed), {"methods": {}})
-        enc = Encoder(adapter, spec, data)
+    def load_data(self) -> None:
+        self.data = build_task(self.loaded, self.setup.registry, limit=self.setup.config.limit)
 
-        base_parts = {"model": model_name, "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
-                      "code": model_identity(setup.registry, model_name, adapter),
+    def build_model(self) -> None:
+        cfg, data, setup = self.cfg, self.data, self.setup
+        self.model_name = setup.config.model or cfg.model.name
+        self.adapter: Model = setup.registry.model(self.model_name)(**(cfg.model.args if not setup.config.model
+                                                                       else {}))
+        first = data.train.take([0])
+        self.spec = TaskSpec(name=self.loaded.name, modality=cfg.modality, num_classes=data.num_classes,
+                             input_columns=data.input_columns, label_column=data.label_column,
+                             input_shapes={c: tuple(np.asarray(first.columns[c][0]).shape)
+                                           for c in data.input_columns})
+        task_rec = self._task_record(data, self.model_name)
+        self.seed_record = task_rec["seeds"].setdefault(str(self.seed), {"methods": {}})
+        self.enc = Encoder(self.adapter, self.spec, data)
+
+    def references(self) -> torch.nn.Module:
+        """The original (every training row), per request a retrain (what is kept) and a randomly initialised
+        model; each evaluated on the request's sets and scored by the task's metrics."""
+        cfg, loaded, seed, setup = self.cfg, self.loaded, self.seed, self.setup
+        data, adapter, spec, enc, seed_rec = self.data, self.adapter, self.spec, self.enc, self.seed_record
+        base_parts = {"model": self.model_name,
+                      "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
+                      "code": model_identity(setup.registry, self.model_name, adapter),
                       "args": cfg.model.args if not setup.config.model else {},
                       "train": cfg.model.train.model_dump(),
                       # the training data itself, not the task: a sweep over forget sets reuses the original
@@ -87,7 +97,7 @@ class ClassificationProtocol(Protocol):
         torch.manual_seed(seed + RANDOM_INIT_SEED_OFFSET)
         random_init = reinitialize(adapter.build(spec, seed + RANDOM_INIT_SEED_OFFSET),
                                    seed + RANDOM_INIT_SEED_OFFSET).to(self.device).eval()
-        references: list[References] = []
+        self.refs: list[References] = []
         for req in data.requests:
             retrain = train_reference(f"retrain-{req.index}", req.retain)
             sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
@@ -95,7 +105,7 @@ class ClassificationProtocol(Protocol):
                 original=evaluate_sets(adapter, original.module, sets, batch_size=eval_bs, device=self.device),
                 retrain=evaluate_sets(adapter, retrain.module, sets, batch_size=eval_bs, device=self.device),
                 random_init=evaluate_sets(adapter, random_init, sets, batch_size=eval_bs, device=self.device))
-            references.append(refs)
+            self.refs.append(refs)
             set_request(seed_rec["original"]["requests"], req.index, {
                 "index": req.index,
                 "metrics": self.metrics(refs.original, refs, data, req.index, method="original")})
@@ -105,11 +115,12 @@ class ClassificationProtocol(Protocol):
                 "metrics": self.metrics(refs.retrain, refs, data, req.index, method="retrain")})
             del retrain
         self.record.save()
+        self.original = original.module
+        return original.module
 
-        for method_name in self.methods:
-            run = ClassificationMethodRun(self, method_name, data, adapter, spec, enc, original.module, references,
-                                          seed_rec)
-            request_loop(self, run, method_name, original.module, seed_rec)
+    def method_run(self, method_name: str) -> MethodRun:
+        return ClassificationMethodRun(self, method_name, self.data, self.adapter, self.spec, self.enc,
+                                       self.original, self.refs, self.seed_record)
 
     def _task_record(self, data: TaskData, model_name: str) -> dict[str, Any]:
         loaded = self.loaded

@@ -33,7 +33,7 @@ from mu_registry.evaluation.judging import describe_judge
 from mu_registry.evaluation.generative import answer_sets, choice_correct, grade_sets, one_shot_sets
 from mu_registry.data.generative import QATaskData, concat_splits, build_qa_task
 from mu_registry.registry.task_index import LoadedTask
-from mu_registry.protocols.base import MethodRun, Protocol, RunSetup, request_loop
+from mu_registry.protocols.base import MethodRun, Protocol, RunSetup
 from mu_registry.protocols.record import RunRecord
 from mu_registry.evaluation.engines import vllm_problem
 from mu_registry.evaluation.benchmarks.lmms_eval import require_lmms
@@ -57,8 +57,8 @@ class LifelongProtocol(Protocol):
     task_type = "generation"
     method_base = GenerativeMethod
 
-    def __init__(self, setup: RunSetup, record: RunRecord, loaded: LoadedTask, methods: list[str], seed: int):
-        super().__init__(setup, record, loaded, methods, seed)
+    def __init__(self, setup: RunSetup, record: RunRecord, loaded: LoadedTask, seed: int):
+        super().__init__(setup, record, loaded, seed)
         reg = setup.registry
         # answers keyed by the weights that gave them (see answer_cache): the original's are reused across runs
         self.answers = AnswerCache(cache_dir() / "answers") if setup.config.use_cache else None
@@ -70,18 +70,21 @@ class LifelongProtocol(Protocol):
         except TypeError as exc:
             raise MuError(f"{loaded.path}: generation.judge_args: {exc}") from None
 
-    # ------------------------------------------------------------ setup
-    def run(self) -> None:
+    # ------------------------------------------------------------ stages
+    def load_data(self) -> None:
+        self.data = build_qa_task(self.loaded, self.setup.registry, limit=self.setup.config.limit)
+
+    def build_model(self) -> None:
         cfg, loaded, setup = self.cfg, self.loaded, self.setup
-        data = build_qa_task(loaded, setup.registry, limit=setup.config.limit)
-        model_name = setup.config.model or cfg.model.name
+        self.model_name = model_name = setup.config.model or cfg.model.name
         adapter = setup.registry.model(model_name)(**(cfg.model.args if not setup.config.model else {}))
         if not isinstance(adapter, GenerativeModel):
             raise MuError(f"{loaded.path}: model '{model_name}' is not a generative model (task_type: generation)")
-        spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=0, input_columns=cfg.columns.inputs,
-                        label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
-                        form_column=cfg.columns.form, options_column=cfg.columns.options,
-                        choice_scoring=cfg.generation.choice_scoring)
+        self.adapter = adapter
+        self.spec = TaskSpec(name=loaded.name, modality=cfg.modality, num_classes=0, input_columns=cfg.columns.inputs,
+                             label_column=cfg.columns.label, input_shapes={}, unit_column=cfg.columns.unit,
+                             form_column=cfg.columns.form, options_column=cfg.columns.options,
+                             choice_scoring=cfg.generation.choice_scoring)
         if cfg.generation.one_shot and not adapter.takes_one_shot():  # fail before any training
             raise MuError(f"{loaded.path}: generation.one_shot: model '{model_name}' cannot put an example before "
                           "a question (its plugin has no tokenize_prompt_after)")
@@ -102,6 +105,13 @@ class LifelongProtocol(Protocol):
                 general_benchmarks.hf_tokenizer(adapter)
             except MuError as exc:
                 raise MuError(f"{loaded.path}: {exc}") from None
+
+    def references(self) -> torch.nn.Module:
+        """The original model (PULSE's two phases where the task has them), trained or loaded from the cache,
+        evaluated on every set and recorded; with ``lifelong.select_known``, the entities it knows best become
+        the task's."""
+        cfg, loaded, setup, adapter, spec = self.cfg, self.loaded, self.setup, self.adapter, self.spec
+        data, model_name = self.data, self.model_name
         original = self._original(adapter, spec, data, model_name)
         for p in original.module.parameters():
             p.requires_grad_(False)
@@ -124,8 +134,11 @@ class LifelongProtocol(Protocol):
                                     "summary": summarize(metrics, data, len(data.requests) - 1)}
             self._benchmark(adapter, original.module, None, seed_rec["original"])
             self.record.save()
-        for method_name in self.methods:
-            self._run_method(adapter, spec, data, sets, original.module, method_name, seed_rec)
+        self.data, self.sets, self.seed_record, self.original = data, sets, seed_rec, original.module
+        return original.module
+
+    def method_run(self, method_name: str) -> MethodRun:
+        return LifelongMethodRun(self, method_name, self.adapter, self.data, self.sets, self.original)
 
     def _task_record(self, data: QATaskData, model_name: str) -> dict[str, Any]:
         rec = self.record.task(self.loaded, data.train.fingerprint())
@@ -312,12 +325,6 @@ class LifelongProtocol(Protocol):
         path = (self.record.run_dir / "answers" / self.loaded.name / f"seed{self.seed}" / f"{who}"
                 / f"request{index}.jsonl")
         atomic_write_text(path, "\n".join(lines) + "\n")
-
-    # ------------------------------------------------------------ methods
-    def _run_method(self, adapter: GenerativeModel, spec: TaskSpec, data: QATaskData, sets: dict[str, EncodedQA],
-                    original: torch.nn.Module, method_name: str, seed_rec: dict[str, Any]) -> None:
-        run = LifelongMethodRun(self, method_name, adapter, data, sets, original)
-        request_loop(self, run, method_name, original, seed_rec)
 
 
 class LifelongMethodRun(MethodRun):

@@ -21,7 +21,7 @@ import torch
 
 from mu_registry.config.run import RunConfig
 from mu_registry.evaluation.judging import make_judge
-from mu_registry.protocols.base import RunSetup, method_label, method_spec
+from mu_registry.protocols.base import RunSetup, method_label, method_spec, request_loop
 from mu_registry.protocols.model_cache import ModelCache
 from mu_registry.protocols.record import RunRecord, failures, one_line, reset_failed
 from mu_registry.registry.manager import Registry
@@ -48,10 +48,16 @@ def pick_device(name: str) -> torch.device:
 
 
 def run_task(setup: RunSetup, record: RunRecord, loaded: LoadedTask, methods: list[str], seed: int) -> None:
-    """One task and seed, by the protocol of its task type: data, model, references, then each method's
-    requests (unlearn, evaluate, record); see :mod:`mu_registry.protocols`."""
+    """One task and seed, by the protocol of its task type (``PROTOCOLS[task_type]``; see
+    :mod:`mu_registry.protocols`): task -> data -> model -> references -> for each method, the requests in
+    order (unlearn, evaluate, checkpoint, record)."""
     protocol = setup.registry.protocol(loaded.config.task_type, context=f"{loaded.path}: task_type")
-    protocol(setup, record, loaded, methods, seed).run()
+    task = protocol(setup, record, loaded, seed)
+    task.load_data()                   # the task's splits, forget sets and requests
+    task.build_model()                 # the model plugin, checked before anything trains
+    original = task.references()       # original (and retrain) trained or cached, evaluated, recorded
+    for method in methods:             # each method over the requests: unlearn -> evaluate -> checkpoint -> record
+        request_loop(task, task.method_run(method), method, original, task.seed_record)
 
 
 class Runner:
