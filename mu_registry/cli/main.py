@@ -118,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     rp.add_argument("--sample", type=int, default=3, metavar="N", help="with --answers: answers shown per set "
                     "kind and request (default 3)")
 
+    cp = sub.add_parser("compare", help="is every number of RUN_B where reference run RUN_A says it should be? "
+                        "(exit 1 when not)")
+    cp.add_argument("run_a", type=Path, help="the reference run folder (its seeds' spread sets the tolerance)")
+    cp.add_argument("run_b", type=Path, help="the run folder to check")
+    cp.add_argument("--tolerance", type=float, default=0.05, help="absolute difference always allowed (default 0.05)")
+    cp.add_argument("--spread", type=float, default=3.0, help="allowed difference in standard deviations of the "
+                    "reference's seeds (default 3)")
+    cp.add_argument("--show", type=int, default=20, help="differences listed (default 20)")
+
     lb = sub.add_parser("leaderboard", help="this project's numbers beside the papers' published ones, "
                         "with the difference (Markdown and HTML too)")
     which = lb.add_mutually_exclusive_group(required=True)
@@ -192,7 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return {"run": cmd_run, "list": cmd_list, "plugins": cmd_plugins, "validate": cmd_validate,
                 "report": cmd_report, "show": cmd_show, "data": cmd_data, "leaderboard": cmd_leaderboard,
-                "sweep": cmd_sweep, "judge": cmd_judge}[args.command](args)
+                "sweep": cmd_sweep, "judge": cmd_judge, "compare": cmd_compare}[args.command](args)
     except MuError as exc:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -383,6 +392,18 @@ def cmd_plugins(args: argparse.Namespace) -> int:
         for kind, names in sorted(info.registered.items()):
             print(f"    {kind}: {', '.join(names)}")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from mu_registry.report.compare import compare, load_results, render  # on demand: --help stays fast
+
+    if args.tolerance < 0 or args.spread < 0:
+        raise MuError(f"--tolerance {args.tolerance} / --spread {args.spread}: must be 0 or more")
+    renames = {old: new for old, new in _registry().method_renames().items() if "[" not in new}
+    result = compare(load_results(args.run_a), load_results(args.run_b), tolerance=args.tolerance,
+                     spread=args.spread, renames=renames)
+    print(render(result, str(args.run_a), str(args.run_b), show=args.show))
+    return 0 if result.ok else 1
 
 
 def cmd_report(args: argparse.Namespace) -> int:
