@@ -23,7 +23,8 @@ Kinds of plugin and what each uses (the README's "Plugin contract" documents eve
   ``contains_reference``, ``is_refusal``, ``REFUSAL_PATTERNS``; ``refuse_secrets`` for judges that take keys
 - routers: ``Router``; ``get_registry`` (a method is given the run's registry as ``self.registry``)
 - dataset builders: ``Split``, ``Request``, ``TaskData``, ``cache_dir``, ``source_dir``, ``expand_path``,
-  ``atomic_write``, ``atomic_write_json``, ``atomic_write_text``, ``atomic_torch_save``, ``progress``
+  ``atomic_write``, ``atomic_write_json``, ``atomic_write_text``, ``atomic_torch_save``, ``progress``,
+  ``hub_problem`` (a builder's or model's ``preflight``: a Hub id neither cached nor reachable)
 - protocols: ``Protocol``, ``MethodRun``, ``RunSetup``, ``RunRecord``, ``request_loop``
 """
 
@@ -66,7 +67,7 @@ _LAZY = {
     # dataset builders
     "cache_dir": "util.paths", "expand_path": "util.paths", "source_dir": "data.sources",
     "atomic_write": "util.atomic", "atomic_write_json": "util.atomic", "atomic_write_text": "util.atomic",
-    "atomic_torch_save": "util.atomic", "progress": "util.progress",
+    "atomic_torch_save": "util.atomic", "progress": "util.progress", "hub_problem": "data.preflight",
     # protocols
     "Protocol": "protocols.base", "MethodRun": "protocols.base", "RunSetup": "protocols.base",
     "request_loop": "protocols.base", "RunRecord": "protocols.record",
@@ -93,6 +94,7 @@ if TYPE_CHECKING:
                                            unlearning_optimizer, unlearning_schedule)
     from mu_registry.training.peft import is_peft
     from mu_registry.util.atomic import atomic_torch_save, atomic_write, atomic_write_json, atomic_write_text
+    from mu_registry.data.preflight import hub_problem
     from mu_registry.data.sources import source_dir
     from mu_registry.util.paths import cache_dir, expand_path
     from mu_registry.util.progress import progress
@@ -116,8 +118,8 @@ __all__ = [
     "RunRecord", "RunSetup", "SetOutputs", "Split", "TaskData", "TaskSpec", "UnlearnContext", "__version__",
     "atomic_torch_save", "atomic_write", "atomic_write_json", "atomic_write_text", "cache_dir", "check_lr_schedule",
     "check_trainer_options", "collate_qa", "contains_reference", "expand_path", "get_registry", "hookimpl",
-    "is_peft", "is_refusal", "losses", "make_optimizer", "num_batches", "per_set", "progress", "prompt_batches",
-    "qa_batches", "refuse_secrets", "request_loop", "rouge_l", "source_dir", "tokens", "unlearning_optimizer",
-    "unlearning_schedule"
+    "hub_problem", "is_peft", "is_refusal", "losses", "make_optimizer", "num_batches", "per_set", "progress",
+    "prompt_batches", "qa_batches", "refuse_secrets", "request_loop", "rouge_l", "source_dir", "tokens",
+    "unlearning_optimizer", "unlearning_schedule"
 ]
 assert set(__all__) == {*_LAZY, "ConfigError", "MuError", "NotApplicableError", "__version__", "hookimpl"}

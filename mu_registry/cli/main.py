@@ -206,11 +206,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mu-eval: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        if _RUN_DIR is not None:
+        if _RUN_DIR is not None and (_RUN_DIR / "results.json").exists():
             print(f"mu-eval: interrupted; finished requests are saved; resume with: mu-eval run --resume {_RUN_DIR}",
                   file=sys.stderr)
         else:
-            print("mu-eval: interrupted before a run folder was written", file=sys.stderr)
+            print("mu-eval: interrupted before anything was recorded (no run folder was kept)", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 
 from mu_registry.config.run import RunConfig
+from mu_registry.data.preflight import task_problems
 from mu_registry.evaluation.judging import make_judge
 from mu_registry.protocols.base import RunSetup, method_label, method_spec, request_loop
 from mu_registry.protocols.model_cache import ModelCache
@@ -74,6 +75,7 @@ class Runner:
         plugins = {n: {"distribution": p.distribution, "version": p.version, "status": p.status}
                    for n, p in registry.plugins.items()}
         self.record = RunRecord(run_dir or Path(config.output) / new_run_id(), config, plugins, previous=previous)
+        self._output_existed = self.record.run_dir.parent.exists()
 
     @property
     def run_dir(self) -> Path:
@@ -142,35 +144,32 @@ class Runner:
                           f"restore what changed, or start a new run)")
 
     # ------------------------------------------------------------ planning
-    def _check_data_and_judge(self, loaded: LoadedTask) -> None:
-        """A generative task's two set-up steps, both reported in one line when both are missing: the data
-        (a builder's ``preflight``, e.g. MLUBench's release folder and the command that fetches it) and the
-        judge (an LLM judge needs an endpoint)."""
-        cfg, problems = loaded.config, []
-        if cfg.dataset.builder is not None:
-            builder = self.registry.dataset(cfg.dataset.builder, context=f"{loaded.path}: dataset.builder")
-            preflight = getattr(builder, "preflight", None)
-            if preflight is not None:
-                try:
-                    preflight(**cfg.dataset.builder_args)
-                except MuError as exc:
-                    problems.append(str(exc))
-        try:
-            make_judge(self.registry, cfg.generation.judge, cfg.generation.judge_args, str(loaded.path))
-        except MuError as exc:
-            problems.append(str(exc))
-        if problems:
-            raise MuError("; and ".join(problems))
+    def _missing(self, loaded: LoadedTask) -> list[str]:
+        """What a task needs that is not here, one line each: its data (a builder's ``preflight``, e.g.
+        MLUBench's release folder and the command that fetches it; a Hugging Face dataset or model neither
+        cached nor reachable) and, for a generative task, its judge (an LLM judge needs an endpoint)."""
+        cfg = loaded.config
+        model_name = self.config.model or cfg.model.name
+        self.registry.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")
+        problems = task_problems(loaded, self.registry, model_name, cfg.model.args if not self.config.model else {})
+        if cfg.task_type == "generation":
+            try:
+                make_judge(self.registry, cfg.generation.judge, cfg.generation.judge_args, str(loaded.path))
+            except MuError as exc:
+                problems.append(str(exc))
+        return problems
 
     def plan(self) -> list[tuple[LoadedTask, list[str]]]:
         """Validate every task and method before any training starts: one line naming what is wrong."""
         reg, plan = self.registry, []
         tasks = [self.index.load(name) for name in self.index.expand(self.config.tasks)]
         planned_types = sorted({loaded.config.task_type for loaded in tasks})
+        # missing data, models, a judge with no endpoint: every task's, in one message, before anything trains
+        missing = [problem for loaded in tasks for problem in self._missing(loaded)]
+        if missing:
+            raise MuError("; and ".join(dict.fromkeys(missing)))
         for loaded in tasks:
             reg.protocol(loaded.config.task_type, context=f"{loaded.path}: task_type")
-            if loaded.config.task_type == "generation":  # missing data, a judge with no endpoint: before training
-                self._check_data_and_judge(loaded)
             self.index.check(loaded)
             model_name = self.config.model or loaded.config.model.name
             reg.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")
@@ -233,6 +232,9 @@ class Runner:
                 for seed in self.config.seeds:
                     self._run_task_guarded(loaded, methods, seed)
         except BaseException:
+            if not self.resuming and not self.results["tasks"]:
+                self._discard()  # nothing started (the first task's data failed, Ctrl-C at once): no run folder
+                raise
             # Ctrl-C, SIGTERM, a full disk: what is recorded stays, marked as not finished
             self.results["status"] = "interrupted"
             try:
@@ -244,6 +246,18 @@ class Runner:
         self.save()
         self.write_plots()
         return self.results
+
+    def _discard(self) -> None:
+        """Remove the folder of a run that recorded nothing (only the files this run wrote, then the folder
+        if it is empty)."""
+        for name in ("results.json", "results.md", "errors.log"):
+            (self.run_dir / name).unlink(missing_ok=True)
+        try:
+            self.run_dir.rmdir()
+            if not self._output_existed:
+                self.run_dir.parent.rmdir()  # the --output folder this run created
+        except OSError:
+            pass  # something else is in it: leave it
 
     def _run_task_guarded(self, loaded: LoadedTask, methods: list[str], seed: int) -> None:
         """One task and seed; a failure outside any method (training a reference model, a reference's

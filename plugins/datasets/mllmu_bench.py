@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mu_registry import MuError, Split, expand_path, source_dir
+from mu_registry import MuError, Split, expand_path, hub_problem, source_dir
 
 HUB_ID = "MLLMMU/MLLMU-Bench"  # the Hub dataset (as in mu_registry.data.sources.MLLMU_REPO)
 FORMS = {"Image_Textual_Questions": "multimodal", "Pure_Text_Questions": "text"}
@@ -87,6 +87,17 @@ def _rows(table, source: str, forget_ids: set[str], what: str) -> dict[str, list
     return cols
 
 
+def _preflight(path: str = HUB_ID, **_: Any) -> None:
+    """Planning's check: a local copy (the path, or where `mu-eval data get pulse` puts it), the Hugging Face
+    cache, or a reachable Hub; else one line naming the folder and the command that fills it."""
+    if expand_path(path).exists() or (path == HUB_ID and source_dir("pulse").is_dir()):
+        return
+    problem = hub_problem(path, "dataset", "mllmu_bench (PULSE's data)",
+                          f"get it with `mu-eval data get pulse` (into {source_dir('pulse')})")
+    if problem:
+        raise MuError(problem)
+
+
 def mllmu_bench(path: str = HUB_ID, forget: str = "forget_10", fictitious: str = "Full_Set",
                 real: str = "Retain_Set", revision: str | None = None) -> dict[str, Split]:
     """Splits ``fictitious`` (every fictitious profile's questions, ``in_forget`` marking the forget
@@ -99,3 +110,6 @@ def mllmu_bench(path: str = HUB_ID, forget: str = "forget_10", fictitious: str =
             raise MuError(f"mllmu_bench: config '{config}' has no Classification_Task questions")
         out[name] = Split(name, cols, np.arange(len(cols["question"]), dtype=np.int64))
     return out
+
+
+mllmu_bench.preflight = _preflight  # type: ignore[attr-defined]

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mu_registry import EncodedSplit, Model, MuError, Split, TaskSpec, expand_path
+from mu_registry import EncodedSplit, Model, MuError, Split, TaskSpec, expand_path, hub_problem
 
 from .byte_tokenizer import SPECIALS, byte_tokenizer, word_hash_encode
 
@@ -67,6 +67,15 @@ class HFClassifier(Model):
     """Base for transformers classifiers; subclasses set ``auto_class`` and the encoding."""
 
     auto_class: ClassVar[str] = "AutoModelForSequenceClassification"
+
+    @classmethod
+    def preflight(cls, **args) -> None:
+        """Planning's check: a ``pretrained`` Hub id that is neither a local folder nor cached, while the Hub
+        cannot be reached, is one line before anything trains."""
+        if args.get("pretrained"):
+            problem = hub_problem(str(args["pretrained"]), "model", "args.pretrained")
+            if problem:
+                raise MuError(problem)
 
     def _config(self, spec: TaskSpec):
         tf = _transformers()

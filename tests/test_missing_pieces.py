@@ -1,0 +1,40 @@
+"""Every missing piece of every requested task named in one message during planning, and no run folder for a
+run that never started (issue 31, item 3)."""
+
+from __future__ import annotations
+
+from conftest import run_cli
+
+OFFLINE = {"HF_HUB_OFFLINE": "1"}
+
+
+def test_every_missing_piece_of_every_task_in_one_message_and_no_run_folder(tmp_path):
+    out = tmp_path / "runs"
+    proc = run_cli("run", "--tasks", "mlubench,pulse,mubench-imdb", "--output", str(out),
+                   env={**OFFLINE, "MU_DATA_DIR": str(tmp_path / "data"), "OPENAI_API_KEY": ""})
+    assert proc.returncode == 2, proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.startswith("mu-eval: error:")]
+    pieces = line.split("; and ")
+    assert "MLUBench release folder" in pieces[0] and "mu-eval data get mlubench" in pieces[0]
+    assert any("mllmu_bench (PULSE's data): Hugging Face dataset 'MLLMMU/MLLMU-Bench' is not cached here and "
+               "HF_HUB_OFFLINE is set; get it with `mu-eval data get pulse`" in p for p in pieces)
+    assert any("mubench-imdb.yaml: dataset.path: Hugging Face dataset 'stanfordnlp/imdb'" in p for p in pieces)
+    assert any("model: args.pretrained: Hugging Face model 'google-bert/bert-base-uncased'" in p for p in pieces)
+    assert any("judge openai_compatible" in p and "no endpoint configured" in p for p in pieces)
+    assert not out.exists()
+
+
+def test_a_task_whose_data_fails_after_planning_leaves_no_run_folder(tmp_path):
+    out = tmp_path / "runs"
+    proc = run_cli("run", "--tasks", "digits-class", "--set", "forget.classes=[11]", "--output", str(out))
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith("forget.classes: class(es) [11] do not occur in the "
+                                                         "training split")
+    assert "resume" not in proc.stderr and not out.exists()
+
+
+def test_an_existing_output_folder_is_kept_when_nothing_is_recorded(tmp_path):
+    out = tmp_path / "runs"
+    (out / "earlier-run").mkdir(parents=True)
+    proc = run_cli("run", "--tasks", "digits-class", "--set", "forget.classes=[11]", "--output", str(out))
+    assert proc.returncode == 2 and sorted(p.name for p in out.iterdir()) == ["earlier-run"]
