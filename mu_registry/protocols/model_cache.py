@@ -12,6 +12,7 @@ import hashlib
 import inspect
 import json
 import logging
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from mu_registry.training.loop import EpochCheckpoints, epoch_checkpoints
 from mu_registry.util.atomic import atomic_write_json
 from mu_registry.util.paths import cache_dir
 
@@ -75,6 +77,8 @@ class ModelCache:
     def __init__(self, root: Path | None = None, enabled: bool = True):
         self.root = (root or cache_dir()) / "models"
         self.enabled = enabled
+        #: seconds between two epoch checkpoints of one training ($MU_CHECKPOINT_EVERY_S, default 30)
+        self.checkpoint_every_s = float(os.environ.get("MU_CHECKPOINT_EVERY_S", "30"))
 
     def get_or_train(self, parts: dict[str, Any], *, train: Callable[[], nn.Module],
                      save: Callable[[nn.Module, Path], None], load: Callable[[Path], nn.Module]) -> TrainedModel:
@@ -93,7 +97,10 @@ class ModelCache:
                     path.unlink(missing_ok=True)
         start = time.perf_counter()
         threads = torch.get_num_threads()
-        module = train()
+        # epoch checkpoints beside the entry: an interrupted training resumes at its last finished epoch
+        checkpoints = EpochCheckpoints(self.root / key, every_s=self.checkpoint_every_s) if self.enabled else None
+        with epoch_checkpoints(checkpoints):
+            module = train()
         elapsed = time.perf_counter() - start
         if self.enabled:
             try:
@@ -105,4 +112,5 @@ class ModelCache:
                             " ".join(str(exc).split())[:200])
                 for path in (meta, weights):
                     path.unlink(missing_ok=True)
+            checkpoints.discard()  # type: ignore[union-attr]
         return TrainedModel(module, key, elapsed, cached=False, train_threads=threads)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
+import time
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -14,10 +17,14 @@ from torch import nn
 from mu_registry.training.batching import Batch, num_batches
 from mu_registry.util.progress import progress
 from mu_registry.config.task import TrainConfig
+from mu_registry.util.atomic import atomic_torch_save
 from mu_registry.util.errors import MuError
 
 if TYPE_CHECKING:
     from mu_registry.api.model import EncodedSplit, Model
+
+
+log = logging.getLogger("mu_registry")
 
 
 class Diverged(Exception):
@@ -231,6 +238,56 @@ def unlearning_schedule(opt: torch.optim.Optimizer, name: str,
     return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0)
 
 
+class EpochCheckpoints:
+    """Where the loops of one reference model's training keep their state after each epoch, so an interrupted
+    training resumes at its last finished epoch with the numbers of an uninterrupted one (the model, the
+    optimiser, the schedule, the shuffling generator and torch's global generator are restored). One file per
+    :func:`train_steps` call in order (PULSE's original trains twice: the pre-train phase, then the LoRA
+    fine-tune); a state is written at most once per ``every_s`` seconds and never after the last epoch."""
+
+    def __init__(self, stem: Path, every_s: float = 30.0):
+        self.stem, self.every_s, self.calls = stem, every_s, 0
+
+    def next_path(self) -> Path:
+        path = self.stem.with_name(f"{self.stem.name}.partial-{self.calls}.pt")
+        self.calls += 1
+        return path
+
+    def paths(self) -> list[Path]:
+        return sorted(self.stem.parent.glob(f"{self.stem.name}.partial-*.pt"))
+
+    def discard(self) -> None:
+        for path in self.paths():
+            path.unlink(missing_ok=True)
+
+
+_CHECKPOINTS: list[EpochCheckpoints] = []
+
+
+@contextlib.contextmanager
+def epoch_checkpoints(checkpoints: EpochCheckpoints | None) -> Iterator[None]:
+    """Every :func:`train_steps` inside the block checkpoints its epochs in ``checkpoints`` (None: none)."""
+    if checkpoints is None:
+        yield
+        return
+    _CHECKPOINTS.append(checkpoints)
+    try:
+        yield
+    finally:
+        _CHECKPOINTS.remove(checkpoints)
+
+
+def _resume_state(path: Path | None, what: str) -> dict[str, Any] | None:
+    if path is None or not path.exists():
+        return None
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - a truncated or foreign file: train from the start
+        log.warning("%s: epoch checkpoint %s unreadable (%s); training from the first epoch", what, path,
+                    type(exc).__name__)
+        return None
+
+
 def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: torch.device, steps_per_epoch: int,
                 batches: Callable[[torch.Generator], Iterator[Any]], loss: Callable[[Any], torch.Tensor],
                 desc: str = "train") -> nn.Module:
@@ -251,9 +308,23 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
     opt = make_optimizer(params, train.optimizer, train.lr, weight_decay=train.weight_decay, momentum=train.momentum)
     total = max(1, steps_per_epoch * train.epochs)
     sched = lr_schedule(opt, total, train.warmup_ratio)
-    stepped = skipped = 0
-    with progress(total=total, desc=desc, unit="step") as bar, divergence_guard() as guard:
-        for _ in range(train.epochs):
+    stepped = skipped = first = 0
+    path = _CHECKPOINTS[-1].next_path() if _CHECKPOINTS else None
+    state = _resume_state(path, desc)
+    if state is not None and state.get("total") == total:
+        module.load_state_dict(state["module"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        stepped, skipped, first = state["stepped"], state["skipped"], state["epochs_done"]
+        log.info("%s: resumed after epoch %d of %d (epoch checkpoint)", desc, first, train.epochs)
+    last_save = time.monotonic()
+    with progress(total=total, initial=first * steps_per_epoch, desc=desc, unit="step") as bar, \
+            divergence_guard() as guard:
+        for _ in range(first):
+            guard.new_epoch()
+        for epoch in range(first, train.epochs):
             guard.new_epoch()
             for batch in batches(gen):
                 value = loss(batch)
@@ -269,6 +340,13 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
                     warnings.simplefilter("ignore", UserWarning)
                     sched.step()
                 bar.update(1)
+            done = epoch + 1
+            if path is not None and done < train.epochs and time.monotonic() - last_save >= _CHECKPOINTS[-1].every_s:
+                atomic_torch_save({"total": total, "epochs_done": done, "stepped": stepped, "skipped": skipped,
+                                   "module": module.state_dict(), "optimizer": opt.state_dict(),
+                                   "scheduler": sched.state_dict(), "generator": gen.get_state(),
+                                   "torch_rng": torch.get_rng_state()}, path)
+                last_save = time.monotonic()
     if skipped and not stepped:
         raise ValueError(f"{desc}: no batch's loss depends on a trainable weight ({skipped} batches): "
                          f"nothing was trained")
