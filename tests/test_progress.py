@@ -46,3 +46,21 @@ def test_status_lines_are_rate_limited_and_silenced(monkeypatch, caplog):
 
 def test_durations_read_as_a_person_would():
     assert duration(4.4) == "4 s" and duration(125) == "2 min 05 s" and duration(7322) == "2 h 02 min"
+
+
+def test_a_run_with_stderr_in_a_file_logs_every_stage(tmp_path, monkeypatch):
+    """Off a terminal (CI, nohup, `2> log`): the references, each method's requests, unlearning and evaluating."""
+    from conftest import run_cli
+
+    monkeypatch.delenv("MU_PROGRESS", raising=False)
+
+    proc = run_cli("run", "--tasks", "digits-class", "--methods", "ga", "--limit", "120", "--output",
+                   str(tmp_path / "o"), env={"MU_PROGRESS_EVERY": "0"})
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.removeprefix("mu-eval: info: ") for line in proc.stderr.splitlines()]
+    expected = ["digits-class: original: started of", "digits-class: references for request 1 of 1: retrain",
+                "digits-class: retrain-0: started of", "digits-class: ga: started of 1 requests",
+                "digits-class: ga: request 1 of 1: unlearning", "digits-class: ga: request 1 of 1: evaluating",
+                "digits-class: ga: done (1/1 requests"]
+    at = [next((i for i, line in enumerate(lines) if line.startswith(e)), None) for e in expected]
+    assert None not in at and at == sorted(at), (at, lines)

@@ -29,7 +29,7 @@ from mu_registry.registry.manager import Registry
 from mu_registry.registry.task_index import LoadedTask
 from mu_registry.training.loop import Diverged, all_finite, divergence_guard
 from mu_registry.util.errors import NotApplicableError
-from mu_registry.util.progress import progress
+from mu_registry.util.progress import progress, stage
 
 log = logging.getLogger("mu_registry")
 
@@ -183,9 +183,11 @@ def request_loop(protocol: Protocol, run: MethodRun, method_name: str, original:
         ctx = run.context(method, model, req)
         torch.manual_seed(seed * 1000 + req.index)
         run.before_unlearn(model)
+        stage("%s: %s: request %d of %d: unlearning", loaded.name, method_name, req.index + 1, len(requests))
         started = time.perf_counter()
         try:
             model = guarded_unlearn(method, ctx)
+            stage("%s: %s: request %d of %d: evaluating", loaded.name, method_name, req.index + 1, len(requests))
             row = run.measure(method, model, req, ctx, started)
         except NotApplicableError as exc:
             rec.update({"status": "not_applicable", "reason": str(exc)})

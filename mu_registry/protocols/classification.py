@@ -26,6 +26,7 @@ from mu_registry.protocols.model_cache import model_identity
 from mu_registry.protocols.record import MetricFailed
 from mu_registry.training.random_init import reinitialize
 from mu_registry.util.errors import MuError
+from mu_registry.util.progress import stage
 
 RANDOM_INIT_SEED_OFFSET = 7_777_777  # the untrained reference model's seed, apart from the run's
 
@@ -99,6 +100,8 @@ class ClassificationProtocol(Protocol):
                                    seed + RANDOM_INIT_SEED_OFFSET).to(self.device).eval()
         self.refs: list[References] = []
         for req in data.requests:
+            stage("%s: references for request %d of %d: retrain, then evaluating original, retrain and random init",
+                  loaded.name, req.index + 1, len(data.requests))
             retrain = train_reference(f"retrain-{req.index}", req.retain)
             sets = {k: enc(v) for k, v in data.eval_sets(req.index).items()}
             refs = References(

@@ -26,6 +26,7 @@ from mu_registry.training.peft import is_peft
 from mu_registry.api.model import TaskSpec
 from mu_registry.protocols.model_cache import model_identity
 from mu_registry.util.paths import cache_dir
+from mu_registry.util.progress import stage
 from mu_registry.api.qa import EncodedQA
 from mu_registry.evaluation.engines import EvalEngine, make_engine
 from mu_registry.api.judge import Grade, contains_reference
@@ -126,6 +127,7 @@ class LifelongProtocol(Protocol):
         seed_rec = task_rec["seeds"].setdefault(str(self.seed), {"methods": {}})
         sets = {name: adapter.encode(split, spec) for name, split in data.eval_sets().items()}
         if "metrics" not in seed_rec.get("original", {}):
+            stage("%s: original: evaluating %d sets (%d rows)", loaded.name, len(sets), sum(map(len, sets.values())))
             t0 = time.perf_counter()
             metrics = self._evaluate(adapter, original.module, sets, None, "original", 0)
             seed_rec["original"] = {"train_time_s": original.train_time_s, "cached": original.cached,
