@@ -38,3 +38,16 @@ def test_an_existing_output_folder_is_kept_when_nothing_is_recorded(tmp_path):
     (out / "earlier-run").mkdir(parents=True)
     proc = run_cli("run", "--tasks", "digits-class", "--set", "forget.classes=[11]", "--output", str(out))
     assert proc.returncode == 2 and sorted(p.name for p in out.iterdir()) == ["earlier-run"]
+
+
+def test_list_tasks_says_what_each_task_needs():
+    proc = run_cli("list", "tasks")
+    assert proc.returncode == 0, proc.stderr
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    assert proc.stdout.splitlines()[0].split()[:3] == ["task", "modality", "needs"]
+    for offline in ("digits-class", "fashion-mnist-random", "mubench-mini-text", "mlubench-mini", "pulse-mini-pretrained"):
+        assert rows[offline].split()[2] == "offline", rows[offline]
+    assert "data get mlubench" in rows["mlubench"] and "judge endpoint" in rows["mlubench"]
+    assert "network (dataset), network (model)" in rows["mubench-imdb"]
+    assert "data get pulse" in rows["pulse-pretrained"]
+    assert "``" not in proc.stdout  # descriptions without reST markup

@@ -359,13 +359,15 @@ def cmd_list(args: argparse.Namespace) -> int:
 
         index = TaskIndex(registry, args.include_path)
         if args.kind == "tasks":
-            rows = []
+            from mu_registry.data.preflight import needs  # on demand: --help stays fast
+
+            rows = [("task", "modality", "needs", "plugin", "description")]
             for name, tf in sorted(index.tasks.items()):
                 try:
                     cfg = index.load(name).config
-                    rows.append((name, cfg.modality, tf.source, cfg.description))
+                    rows.append((name, cfg.modality, needs(cfg), tf.source, cfg.description))
                 except ConfigError as exc:
-                    rows.append((name, "INVALID", tf.source, str(exc)))
+                    rows.append((name, "INVALID", "-", tf.source, str(exc)))
         else:
             rows = [(name, ",".join(index.load_group(name).task), gf.source)
                     for name, gf in sorted(index.groups.items())]

@@ -91,3 +91,26 @@ def task_problems(loaded: LoadedTask, registry: Any, model_name: str, model_args
         except MuError as exc:
             problems.append(f"{src}: model: {exc}")
     return problems
+
+
+#: dataset builders whose data is fetched first (`mu-eval data get NAME`)
+FETCHED = {"mlubench_release": "data get mlubench", "mllmu_bench": "network, or data get pulse"}
+
+
+def needs(cfg: Any) -> str:
+    """What a task needs beyond an installed package, read from its config without checking anything: offline,
+    the network (a Hugging Face dataset or model), data fetched with ``mu-eval data get``, a judge endpoint."""
+    out = []
+    ds = cfg.dataset
+    if ds.builder in FETCHED:
+        out.append(FETCHED[ds.builder])
+    elif ds.path and not ds.data_files and not expand_path(ds.path).exists():
+        out.append("network (dataset)")
+    elif ds.data_files:
+        out.append("local files")
+    pretrained = (cfg.model.args or {}).get("pretrained")
+    if pretrained and not expand_path(str(pretrained)).exists():
+        out.append("network (model)")
+    if cfg.task_type == "generation" and cfg.generation.judge == "openai_compatible":
+        out.append("judge endpoint")
+    return ", ".join(dict.fromkeys(out)) or "offline"

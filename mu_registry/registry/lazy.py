@@ -60,9 +60,18 @@ class Summary:
     task_types: tuple[str, ...] = ()
 
 
+_REST_ROLE = re.compile(r":[a-z]+:`~?([^`]+)`")
+
+
+def plain(text: str) -> str:
+    """reST markup as a terminal shows it: ``code`` and :role:`target` become code and target."""
+    return _REST_ROLE.sub(r"\1", text).replace("``", "")
+
+
 def one_line(doc: str | None, limit: int = 120) -> str:
-    """The docstring's first sentence on one line (its first paragraph, cut at the first full stop)."""
-    paragraph = " ".join(line.strip() for line in (doc or "").strip().split("\n\n")[0].splitlines())
+    """The docstring's first sentence on one line (its first paragraph, cut at the first full stop), without
+    reST markup."""
+    paragraph = plain(" ".join(line.strip() for line in (doc or "").strip().split("\n\n")[0].splitlines()))
     end = _SENTENCE_END.search(paragraph)
     sentence = paragraph[: end.start() + 1] if end else paragraph
     return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
