@@ -99,8 +99,8 @@ def test_methods_are_deterministic_for_a_seed(trained):
 
 def test_params_have_defaults_and_reject_unknown_or_mistyped_overrides():
     assert dataclasses.asdict(GA().params) == {"epochs": 2, "lr": 1e-4, "batch_size": 32, "optimizer": "adam",
-                                                    "weight_decay": 0.0, "lr_schedule": "constant",
-                                                    "max_grad_norm": 0.0, "weight_decay_params": "all"}
+                                               "weight_decay": 0.0, "lr_schedule": "constant",
+                                               "max_grad_norm": 0.0, "weight_decay_params": "all"}
     assert GA.make_params({"lr": "0.5", "epochs": "4"}).lr == 0.5
     with pytest.raises(MuError, match="unknown parameter 'lrate'"):
         GA.make_params({"lrate": 1})

@@ -45,7 +45,9 @@ def test_list_tasks_says_what_each_task_needs():
     assert proc.returncode == 0, proc.stderr
     rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
     assert proc.stdout.splitlines()[0].split()[:3] == ["task", "modality", "needs"]
-    for offline in ("digits-class", "fashion-mnist-random", "mubench-mini-text", "mlubench-mini", "pulse-mini-pretrained"):
+    offline_tasks = ("digits-class", "fashion-mnist-random", "mubench-mini-text", "mlubench-mini",
+                     "pulse-mini-pretrained")
+    for offline in offline_tasks:
         assert rows[offline].split()[2] == "offline", rows[offline]
     assert "data get mlubench" in rows["mlubench"] and "judge endpoint" in rows["mlubench"]
     assert "network (dataset), network (model)" in rows["mubench-imdb"]
