@@ -40,6 +40,12 @@ def world():
     return adapter, model, forget, retain
 
 
+def generative(reg, name):
+    """(the generative implementation of ``name``, the parameters an old preset name stands for)."""
+    canonical, preset = reg.canonical("methods", name, warn=False)
+    return reg.method(canonical, task_type="generation"), preset
+
+
 def _nll(adapter, model, data) -> float:
     return float(TransformersEngine(adapter, model, device=CPU, batch_size=64).loglikelihood(data).mean())
 
@@ -54,9 +60,9 @@ FAST = {"lr": 2e-3, "epochs": 4}
 def test_each_method_unlearns_one_request(world, name):
     adapter, original, forget, retain = world
     registry = Registry()
-    cls = registry.method(name)
+    cls, preset = generative(registry, name)
     assert "generation" in cls.supports
-    overrides = dict(FAST, **({"lr": 1e-2, "steering_coeff": 20.0, "alpha": 30.0} if name == "rmu" else {}))
+    overrides = dict(FAST, **preset, **({"lr": 1e-2, "steering_coeff": 20.0, "alpha": 30.0} if name == "rmu" else {}))
     if name == "simnpo":  # its forget term is weighted 0.1375 (Unlearn-Simple's npo_coeff) against the retain NLL
         overrides["lr"] = 1e-2
     if name not in ("rmu", "lumoe"):  # one adapter, projector frozen: the base weights must stay as they were
@@ -92,7 +98,7 @@ def test_each_method_unlearns_one_request(world, name):
 
 def test_idk_makes_refusals_likely(world):
     adapter, original, forget, retain = world
-    cls = Registry().method("idk")
+    cls, _ = generative(Registry(), "idk")
     method = cls(cls.make_params({"lr": 3e-3, "epochs": 12, "lora_dropout": 0.0}))
     model = method.prepare(copy.deepcopy(original), adapter)
     ctx = QAContext(model=model, original=original, forget=forget, retain=retain, adapter=adapter, request_index=0,
@@ -129,7 +135,7 @@ def test_lora_on_every_language_model_linear_and_the_projector_at_its_own_lr(wor
     from mu_registry.api.generative_method import param_groups
 
     adapter, original, _, _ = world
-    cls = Registry().method("ga")
+    cls, _ = generative(Registry(), "ga")
     method = cls(cls.make_params({}))
     p = method.params
     assert (p.batch_size, p.weight_decay, p.warmup_ratio, p.projector_lr, p.lr) == (4, 1e-4, 0.03, 1e-5, 5e-5)
@@ -158,7 +164,7 @@ def test_each_request_merges_its_lora_and_the_next_starts_a_fresh_one(world):
     from mu_registry.training.peft import is_peft
 
     adapter, original, forget, retain = world
-    cls = Registry().method("ga")
+    cls, _ = generative(Registry(), "ga")
     method = cls(cls.make_params({"lr": 2e-3, "epochs": 1}))
     model = method.prepare(copy.deepcopy(original), adapter)
     before = original.state_dict()
@@ -217,8 +223,8 @@ def test_each_loss_weighting_by_hand(monkeypatch):
     retain_nll = math.log(8.0) / 2
 
     def make(name, **over):
-        cls = reg.method(name)
-        return cls(cls.make_params(over))
+        cls, preset = generative(reg, name)
+        return cls(cls.make_params({**preset, **over}))
 
     # SimNPO: npo_coeff 0.1375 * (2/2.5) ln(1 + 0.375^1.25) + 1.0 * NLL_r  (Unlearn-Simple forget05)
     expected = 0.1375 * (2 / 2.5) * math.log(1 + 0.375 ** 1.25) + retain_nll
@@ -280,8 +286,8 @@ def test_npo_and_kl_reference_from_the_second_request_on(world, reference_model)
     adapter, original, forget, retain = world
     reg = Registry()
     for name in ("npo", "ga_klr"):
-        cls = reg.method(name)
-        method = cls(cls.make_params({"lr": 2e-3, "epochs": 2, "reference_model": reference_model}))
+        cls, preset = generative(reg, name)
+        method = cls(cls.make_params({**preset, "lr": 2e-3, "epochs": 2, "reference_model": reference_model}))
         model = method.prepare(copy.deepcopy(original), adapter)
 
         def ctx_for(model, index):
@@ -308,7 +314,7 @@ def test_npo_and_kl_reference_from_the_second_request_on(world, reference_model)
 def test_reference_model_value_is_checked_where_it_is_given():
     from mu_registry.util.errors import MuError
 
-    cls = Registry().method("npo")
+    cls, _ = generative(Registry(), "npo")
     with pytest.raises(MuError, match=r"^t\.yaml: methods\.npo: reference_model must be one of request_start, "
                                       r"original, got 'start'$"):
         cls.make_params({"reference_model": "start"}, context="t.yaml: methods.npo: ")

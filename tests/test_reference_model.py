@@ -25,7 +25,7 @@ def test_mlubench_tasks_use_the_model_the_request_starts_from(task):
     methods = TaskIndex(Registry()).load(task).config.methods
     for name in ("npo", "ga_klr", "idk_dpo"):
         assert methods[name]["reference_model"] == "request_start", (task, name)
-    cls = Registry().method("npo")
+    cls = Registry().method("npo", task_type="generation")
     assert cls.make_params({}).reference_model == "original"  # the parameter's own default (other tasks)
 
 
