@@ -10,7 +10,7 @@ import pytest
 from conftest import run_cli, write
 
 from mu_registry.papers.leaderboard import find_run, metric_value
-from mu_registry.papers.published import load_reference, shipped_suites
+from mu_registry.papers.published import load_published, shipped_suites
 from mu_registry.registry.manager import Registry
 from mu_registry.registry.task_index import TaskIndex
 
@@ -38,12 +38,12 @@ def test_shipped_suites_load_and_name_tasks_that_exist():
     assert shipped_suites() == ["mlubench", "mubench", "pulse"]
     index = TaskIndex(Registry())
     for name in shipped_suites():
-        suite = load_reference(name)
+        suite = load_published(name)
         assert suite.configs and suite.show
         for config in suite.configs:
             assert config.task in index.tasks, (name, config.task)
             assert config.stand_in and config.stand_in.task in index.tasks, (name, config.name)
-    mubench = load_reference("mubench")
+    mubench = load_published("mubench")
     values = [(c.name, p, v) for c in mubench.configs for m in c.reference.values() for p, v in m.items()]
     assert len(values) >= 20 and all(v.where and v.source == "orig_acc" for _, _, v in values)
     vit = next(c for c in mubench.configs if c.name == "cifar100 / vit-base")
@@ -104,7 +104,7 @@ def test_metric_paths_pick_requests_and_runs_match_the_keys_a_config_sets(tmp_pa
     assert metric_value({"summary": {"retain_accuracy": 0.9}}, "summary.retain_accuracy@3") == 0.9
     assert metric_value(record, "summary.missing") is None
 
-    suite = load_reference(write(tmp_path / "toy.yaml", TOY))
+    suite = load_published(write(tmp_path / "toy.yaml", TOY))
     config = suite.configs[0]
 
     def run(task, pretrained, created):
@@ -145,7 +145,7 @@ def _published_tables() -> dict[int, tuple[str, list[str], dict[str, dict[str, f
 def test_mlubench_reference_holds_every_draft_appendix_number_of_the_shared_file():
     if not PUBLISHED.exists():
         pytest.skip("../shared/reference/published-numbers.md is not beside the project")
-    suite = load_reference("mlubench")
+    suite = load_published("mlubench")
     configs = {"G": "LLaVA-1.5-13B, requests A-D (draft appendix G)", "H": "5 requests A-E (draft appendix H)",
                20: "PO, requests A-D (draft appendix F)", 21: "PO, requests in the order C, A, B, D (draft appendix F)"}
     by_name = {c.name: c for c in suite.configs}
@@ -201,7 +201,7 @@ def test_every_stand_in_of_the_mlubench_suite_builds_with_the_request_names_it_m
     from mu_registry.data.generative import build_qa_task
 
     registry = Registry()
-    for config in load_reference("mlubench").configs:
+    for config in load_published("mlubench").configs:
         stand_in = config.stand_in
         loaded = TaskIndex(registry, [], stand_in.set).load(stand_in.task)
         names = [r.name for r in build_qa_task(loaded, registry).requests]
@@ -213,7 +213,7 @@ def test_every_stand_in_of_the_mlubench_suite_builds_with_the_request_names_it_m
 def test_pulse_holds_only_the_secondary_numbers_the_shared_file_allows_marked_secondary():
     import re
 
-    suite = load_reference("pulse")
+    suite = load_published("pulse")
     values = [(c.name, m, p, v) for c in suite.configs for m, ms in c.reference.items() for p, v in ms.items()]
     assert len(values) == 12 and all(v.source == "digest" and v.note == "secondary source" for *_, v in values)
     assert suite.sources["digest"].cite.startswith("SECONDARY SOURCE")

@@ -130,8 +130,9 @@ def build_parser() -> argparse.ArgumentParser:
     lb = sub.add_parser("leaderboard", help="this project's numbers beside the papers' published ones, "
                         "with the difference (Markdown and HTML too)")
     which = lb.add_mutually_exclusive_group(required=True)
-    which.add_argument("--suite", help="a shipped reference suite: mubench, mlubench or pulse")
-    which.add_argument("--reference", type=Path, help="a reference file of the same shape instead")
+    which.add_argument("--suite", help="a shipped suite of published numbers: mubench, mlubench or pulse")
+    which.add_argument("--published", "--reference", dest="published", type=Path,
+                       help="a file of published numbers of the same shape instead (--reference: the old name)")
     lb.add_argument("--results", type=Path, action="append", default=[], metavar="DIR",
                     help="read finished runs (a run folder or a folder of them) instead of running")
     lb.add_argument("--stand-in", action="store_true",
@@ -439,10 +440,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     from mu_registry.papers.leaderboard import (  # on demand: --help stays fast
         build_tables, render_text, run_configs, scan_runs, write_reports)
-    from mu_registry.papers.published import load_reference  # on demand: --help stays fast
+    from mu_registry.papers.published import load_published  # on demand: --help stays fast
 
     _check_limit(args.limit)
-    suite = load_reference(args.suite if args.suite else args.reference)
+    suite = load_published(args.suite if args.suite else args.published)
     roots = list(args.results)
     if not roots:
         roots = run_configs(suite, _registry(), output=args.output, stand_in=args.stand_in,

@@ -23,7 +23,7 @@ import numpy as np
 
 from mu_registry.util.atomic import atomic_write_json, atomic_write_text
 from mu_registry.evaluation.judging import judge_label
-from mu_registry.papers.published import ReferenceSuite, SuiteConfig, split_metric
+from mu_registry.papers.published import PublishedSuite, SuiteConfig, split_metric
 from mu_registry.registry.manager import get_registry
 from mu_registry.util.errors import MuError
 from mu_registry.run.runner import RunConfig, Runner
@@ -176,7 +176,7 @@ def _label(path: str) -> str:
     return ".".join(keys) + (f" @{request}" if request is not None else "")
 
 
-def build_tables(suite: ReferenceSuite, runs: list[tuple[Path, dict[str, Any]]], *,
+def build_tables(suite: PublishedSuite, runs: list[tuple[Path, dict[str, Any]]], *,
                  stand_in_only: bool = False, configs: list[str] | None = None) -> list[ConfigTable]:
     tables = []
     for config in selected(suite, configs):
@@ -210,7 +210,7 @@ def build_tables(suite: ReferenceSuite, runs: list[tuple[Path, dict[str, Any]]],
     return tables
 
 
-def selected(suite: ReferenceSuite, names: list[str] | None) -> list[SuiteConfig]:
+def selected(suite: PublishedSuite, names: list[str] | None) -> list[SuiteConfig]:
     if not names:
         return list(suite.configs)
     picked = [c for c in suite.configs if any(n.lower() in c.name.lower() for n in names)]
@@ -222,7 +222,7 @@ def selected(suite: ReferenceSuite, names: list[str] | None) -> list[SuiteConfig
 
 # --- running the standardized configurations -----------------------------------------------
 
-def run_configs(suite: ReferenceSuite, registry: Any, *, output: Path, stand_in: bool,
+def run_configs(suite: PublishedSuite, registry: Any, *, output: Path, stand_in: bool,
                 extra_methods: list[str], seeds: list[int], limit: int | None, include_paths: list[str],
                 device: str, configs: list[str] | None = None) -> list[Path]:
     """Run each selected configuration (or its stand-in) once; configurations sharing a stand-in
@@ -306,7 +306,7 @@ def _grid(table: ConfigTable) -> tuple[list[str], list[list[str]]]:
             [[_label(m)] + [_cell_text(table.rows[method][m]) for method in methods] for m in table.metrics])
 
 
-def render_text(suite: ReferenceSuite, tables: list[ConfigTable]) -> str:
+def render_text(suite: PublishedSuite, tables: list[ConfigTable]) -> str:
     lines = [f"Leaderboard: {suite.title}", ""]
     for table in tables:
         header, rows = _grid(table)
@@ -326,7 +326,7 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|")
 
 
-def render_markdown(suite: ReferenceSuite, tables: list[ConfigTable]) -> str:
+def render_markdown(suite: PublishedSuite, tables: list[ConfigTable]) -> str:
     lines = [f"# Leaderboard: {_md_escape(suite.title)}", ""]
     for table in tables:
         lines += [f"## {_md_escape(table.name)}", "", f"_{_md_escape(_status(table))}_", ""]
@@ -351,7 +351,7 @@ th{background:#f3f3f3}.ref{color:#666;font-size:.85em}.neg{color:#b00}.pos{color
 .standin{background:#fff4d6;border:1px solid #e0b84c;padding:.2em .5em;display:inline-block}.status{color:#555}"""
 
 
-def render_html(suite: ReferenceSuite, tables: list[ConfigTable]) -> str:
+def render_html(suite: PublishedSuite, tables: list[ConfigTable]) -> str:
     e = html.escape
     out = ["<!doctype html>", "<html><head><meta charset='utf-8'>", f"<title>Leaderboard: {e(suite.suite)}</title>",
            f"<style>{_CSS}</style></head><body>", f"<h1>{e(suite.title)}</h1>"]
@@ -385,7 +385,7 @@ def render_html(suite: ReferenceSuite, tables: list[ConfigTable]) -> str:
     return "\n".join(out) + "\n"
 
 
-def to_json(suite: ReferenceSuite, tables: list[ConfigTable]) -> dict[str, Any]:
+def to_json(suite: PublishedSuite, tables: list[ConfigTable]) -> dict[str, Any]:
     return {"suite": suite.suite, "title": suite.title,
             "sources": {k: v.model_dump() for k, v in suite.sources.items()},
             "configs": [{"name": t.name, "task": t.task, "stand_in_task": t.stand_in_task,
@@ -395,7 +395,7 @@ def to_json(suite: ReferenceSuite, tables: list[ConfigTable]) -> dict[str, Any]:
                         for t in tables]}
 
 
-def write_reports(suite: ReferenceSuite, tables: list[ConfigTable], out_dir: Path) -> list[Path]:
+def write_reports(suite: PublishedSuite, tables: list[ConfigTable], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = [out_dir / f"{suite.suite}.md", out_dir / f"{suite.suite}.html", out_dir / f"{suite.suite}.json"]
     atomic_write_text(paths[0], render_markdown(suite, tables))

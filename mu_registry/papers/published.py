@@ -36,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mu_registry.util.errors import ConfigError, MuError
 from mu_registry.config.task import config_error
 
-REFERENCE_DIR = Path(__file__).parent / "published_numbers"
+PUBLISHED_DIR = Path(__file__).parent / "published_numbers"
 SET_PREFIXES = ("forget", "retain", "paraphrase")
 METRIC_PATH = re.compile(r"^[A-Za-z0-9_]+(\.[A-Za-z0-9_/-]+)+(@\d+)?$")
 
@@ -54,7 +54,7 @@ class Source(_Strict):
     note: str | None = None
 
 
-class ReferenceValue(_Strict):
+class PublishedValue(_Strict):
     value: float
     source: str
     where: str | None = None  # the table cell, figure or expression the value was read from
@@ -91,7 +91,7 @@ class SuiteConfig(_Strict):
     #: methods to run (None: the task's default_methods)
     methods: list[str] | None = None
     #: published values: method (or ``original``) -> metric path -> value
-    reference: dict[str, dict[str, ReferenceValue]] = Field(default_factory=dict)
+    reference: dict[str, dict[str, PublishedValue]] = Field(default_factory=dict)
     note: str | None = None
     #: false: no task here reproduces the configuration (its data is not released); only the stand-in
     #: runs, and the published values are shown beside the stand-in's numbers
@@ -107,7 +107,7 @@ class SuiteConfig(_Strict):
         return self
 
 
-class ReferenceSuite(_Strict):
+class PublishedSuite(_Strict):
     suite: str
     title: str
     sources: dict[str, Source] = Field(default_factory=dict)
@@ -118,7 +118,7 @@ class ReferenceSuite(_Strict):
     missing: str | None = None
 
     @model_validator(mode="after")
-    def _sources_known(self) -> "ReferenceSuite":
+    def _sources_known(self) -> "PublishedSuite":
         for i, config in enumerate(self.configs):
             for method, metrics in config.reference.items():
                 for path, ref in metrics.items():
@@ -133,14 +133,14 @@ class ReferenceSuite(_Strict):
 
 
 def shipped_suites() -> list[str]:
-    return sorted(p.stem for p in REFERENCE_DIR.glob("*.yaml"))
+    return sorted(p.stem for p in PUBLISHED_DIR.glob("*.yaml"))
 
 
-def load_reference(suite_or_path: str | Path) -> ReferenceSuite:
+def load_published(suite_or_path: str | Path) -> PublishedSuite:
     """A shipped suite by name (``mubench``) or a reference file by path."""
     path = Path(suite_or_path)
     if not path.suffix:
-        path = REFERENCE_DIR / f"{suite_or_path}.yaml"
+        path = PUBLISHED_DIR / f"{suite_or_path}.yaml"
         if not path.exists():
             raise MuError(f"no reference suite {suite_or_path!r} (shipped: {', '.join(shipped_suites())})")
     if not path.exists():
@@ -152,7 +152,7 @@ def load_reference(suite_or_path: str | Path) -> ReferenceSuite:
     if not isinstance(data, dict):
         raise ConfigError(str(path), None, "a reference file is a mapping with suite, title, show and configs")
     try:
-        return ReferenceSuite.model_validate(data)
+        return PublishedSuite.model_validate(data)
     except ValidationError as exc:
         raise config_error(exc, str(path)) from None
 
@@ -164,3 +164,7 @@ def split_metric(path: str) -> tuple[list[str], int | None]:
         path, idx = path.rsplit("@", 1)
         request = int(idx)
     return path.split("."), request
+
+
+#: the name before the redesign (issue 26), when these were called reference figures
+load_reference = load_published
