@@ -1,4 +1,4 @@
-"""Reference figures published by the benchmarks' papers and repositories, with their sources.
+"""Figures published by the benchmarks' papers and repositories, with their sources.
 
 A reference file (``mu_registry/references/<suite>.yaml``, or any file given with ``--reference``)
 lists *configurations*: the task (and task keys set) that should reproduce a published row, an offline
