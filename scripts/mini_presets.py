@@ -48,12 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TASKS = ROOT / "tasks" / "mubench_mini"
 EPOCHS = 5
 FACTORS = (1.0, 0.1, 0.01)
-METHODS = ("finetune", "neggrad", "graddiff", "random_label", "salun", "bad_teacher", "scrub", "l1_sparse", "npo")
+METHODS = ("finetune", "ga", "graddiff", "random_label", "salun", "bad_teacher", "scrub", "l1_sparse", "npo")
 
 #: MU-Bench's per-method settings relative to its template: (lr multiplier, epochs multiplier), from
 #: experiment/<dataset>/gen_config.py at 48f5c7b (see tasks/mubench/*.yaml for the full values)
-CIFAR100 = {"neggrad": (5.0, 1.0), "random_label": (10.0, 1.0), "bad_teacher": (10.0, 1.0), "salun": (10.0, 1.0)}
-IMDB = {"neggrad": (0.1, 2.0), "bad_teacher": (2.0, 10 / 6)}  # neggrad 12 epochs at lr/10, bad_teaching 10 at x2
+CIFAR100 = {"ga": (5.0, 1.0), "random_label": (10.0, 1.0), "bad_teacher": (10.0, 1.0), "salun": (10.0, 1.0)}
+IMDB = {"ga": (0.1, 2.0), "bad_teacher": (2.0, 10 / 6)}  # ga 12 epochs at lr/10, bad_teaching 10 at x2
 NLVR2: dict[str, tuple[float, float]] = {}
 #: Hugging Face Trainer defaults MU-Bench keeps: gradient clipping at 1.0, no weight decay on biases or LayerNorm
 HF_TRAINER = {"max_grad_norm": 1.0, "weight_decay_params": "hf"}

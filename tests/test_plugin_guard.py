@@ -80,7 +80,7 @@ def test_unusable_method_classes_are_disabled_one_by_one_with_one_line_each(
 
 def test_a_name_two_plugins_register_is_disabled_and_only_a_run_asking_for_it_fails(
         clash_site, tmp_path, with_site, monkeypatch, capsys):
-    expected = ("mu-eval: warning: method 'ga' is registered by both plugin 'builtin_methods' (mu-registry "
+    expected = ("mu-eval: warning: method 'neggrad' is registered by both plugin 'builtin_methods' (mu-registry "
                 "{v}) and plugin 'clash' (mu-clash-plugin 1.2.0); it is disabled (a run that asks for it fails) "
                 "and everything else works; keep one with MU_DISABLE_PLUGINS=clash")
     for args in (("plugins",), ("list", "methods")):
@@ -95,15 +95,16 @@ def test_a_name_two_plugins_register_is_disabled_and_only_a_run_asking_for_it_fa
     write(tmp_path / "tasks" / "tiny1.yaml", TASK)
     run = ["run", "--tasks", "tiny1", "--include-path", str(tmp_path / "tasks")]
     monkeypatch.setattr(cli, "_registry", lambda: Registry())
-    code = cli.main([*run, "--methods", "ga", "--output", str(tmp_path / "a")])
+    code = cli.main([*run, "--methods", "neggrad", "--output", str(tmp_path / "a")])
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("mu-eval: error:")]
     assert code == 2
-    assert errors == ["mu-eval: error: --methods: method 'ga' is registered by both plugin 'builtin_methods' and "
-                      "plugin 'clash'; disable one with MU_DISABLE_PLUGINS or namespace the name as 'package/ga'"]
+    assert errors == ["mu-eval: error: --methods: method 'neggrad' is registered by both plugin 'builtin_methods' and "
+                      "plugin 'clash'; disable one with MU_DISABLE_PLUGINS or namespace the name as 'package/neggrad'"]
     code = cli.main([*run, "--methods", "clash/unchanged", "--output", str(tmp_path / "b")])
     err = capsys.readouterr().err
     assert code == 0, err
     monkeypatch.setenv("MU_DISABLE_PLUGINS", "clash")
-    code = cli.main([*run, "--methods", "ga", "--output", str(tmp_path / "c")])
+    code = cli.main([*run, "--methods", "neggrad", "--output", str(tmp_path / "c")])
     err = capsys.readouterr().err
     assert code == 0 and "registered by both" not in err, err
+    assert "method 'neggrad' is deprecated: use 'ga'" in err  # the built-in's old name for ga

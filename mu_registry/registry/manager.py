@@ -163,6 +163,12 @@ class Registry:
                 for entry in added:  # an object registered directly is checked now; a lazy one when imported
                     if kind != "tasks" and not is_lazy_target(entry.target):
                         self.validate(kind, entry.name)
+        for kind, aliases in self._aliases.items():  # a name one plugin registers and another's alias: a clash too
+            for name in [n for n in aliases if n in self._entries[kind] and aliases[n].source
+                         != self._entries[kind][n].source]:
+                alias = aliases.pop(name)
+                self._contested[(kind, name)] = [Entry(name, f"alias of {alias.name}", alias.source, kind),
+                                                 self._entries[kind].pop(name)]
         for (kind, name), entries in self._contested.items():
             who = " and ".join(f"plugin '{e.source}'{self._dist(e.source)}" for e in entries)
             log.warning("%s '%s' is registered by both %s; it is disabled (a run that asks for it fails) and "
