@@ -18,7 +18,8 @@ def _plugin(**hooks) -> types.SimpleNamespace:
 
 def test_builtins_come_through_the_entry_point_group():
     reg = Registry()
-    for name in ("builtin_methods", "builtin_models", "builtin_metrics", "builtin_datasets", "builtin_tasks"):
+    for name in ("builtin_methods", "builtin_models", "builtin_metrics", "builtin_datasets", "builtin_judges",
+                 "builtin_routers", "builtin_protocols", "builtin_tasks"):
         info = reg.plugins[name]
         assert info.status == "loaded" and info.distribution == "mu-registry"
     assert {"ga", "finetune", "random_label"} <= set(reg.names("methods"))
@@ -26,8 +27,10 @@ def test_builtins_come_through_the_entry_point_group():
     assert reg.plugins["builtin_models"].registered["models"] == [
         "small_cnn", "mlp", "hf_image", "hf_text", "hf_audio", "hf_video", "hf_vilt_pair", "tiny_llava", "hf_llava",
         "smollm2_llava"]
-    assert reg.plugins["builtin_metrics"].registered["judges"] == ["rule", "openai_compatible"]
-    assert reg.plugins["builtin_methods"].registered["routers"] == ["entity", "oracle", "trained"]
+    assert reg.plugins["builtin_judges"].registered["judges"] == ["rule", "openai_compatible"]
+    assert reg.plugins["builtin_routers"].registered["routers"] == ["entity", "oracle", "trained"]
+    assert reg.plugins["builtin_protocols"].registered["protocols"] == ["classification", "generation"]
+    assert "judges" not in reg.plugins["builtin_metrics"].registered  # each kind from its own plugin
 
 
 def test_third_party_plugin_is_discovered(example_site, with_site):
@@ -98,6 +101,8 @@ def test_two_plugins_registering_one_name_disable_only_that_name_naming_both(cap
 def test_unknown_names_get_did_you_mean():
     reg = Registry()
     with pytest.raises(UnknownNameError, match=r"unknown method 'neggard' \(did you mean 'ga'\?\)"):
-        reg.method("neggard")
+        reg.method("neggard")  # close to the old name 'neggrad': the name it stands for is suggested
+    with pytest.raises(UnknownNameError, match=r"unknown method 'grddiff' \(did you mean 'graddiff'\?\)"):
+        reg.method("grddiff")
     with pytest.raises(UnknownNameError, match="known: "):
         reg.model("zzzzzz")

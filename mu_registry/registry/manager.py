@@ -19,7 +19,7 @@ from typing import Any
 import pluggy
 
 import mu_registry.api.hookspecs as hookspecs
-from mu_registry.util.errors import DuplicateNameError, MuError, UnknownNameError
+from mu_registry.util.errors import DuplicateNameError, MuError, UnknownNameError, suggest
 from mu_registry.registry.lazy import Summary, is_lazy_target, load_target, static_summary, summary_of
 
 log = logging.getLogger("mu_registry")
@@ -245,7 +245,15 @@ class Registry:
         try:
             return self._entries[kind][name]
         except KeyError:
-            raise UnknownNameError(_SINGULAR[kind], name, self._entries[kind], context) from None
+            exc = UnknownNameError(_SINGULAR[kind], name, self._entries[kind], context)
+            aliases = self._aliases.get(kind, {})
+            near = suggest(name, [*self._entries[kind], *aliases])
+            if near is not None:  # an old name close to the typo suggests the name it stands for
+                names = [aliases[m].name if m in aliases else m for m in (x.strip("'") for x in near.split(" or "))]
+                hint = " or ".join(f"'{m}'" for m in dict.fromkeys(names))
+                exc.args = (f"{context + ': ' if context else ''}unknown {_SINGULAR[kind]} '{name}' "
+                            f"(did you mean {hint}?)",)
+            raise exc from None
 
     def validate(self, kind: str, name: str) -> str | None:
         """Check a registered method or model class (the right base class, instantiable, task types) the
