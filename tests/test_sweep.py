@@ -41,8 +41,8 @@ def test_a_ray_sweep_equals_one_run_and_resumes(tmp_path):
 
     # a lost cell is run again on --resume; the finished ones are not
     shutil.rmtree(sweep_dir / "cells" / "digits-random__finetune__seed1")
-    kept = (sweep_dir / "cells" / "digits-random__neggrad__seed0" / "results.json").stat().st_mtime_ns
+    kept = (sweep_dir / "cells" / "digits-random__ga__seed0" / "results.json").stat().st_mtime_ns
     proc = run_cli("sweep", *ARGS, "--backend", "serial", "--resume", str(sweep_dir))
     assert proc.returncode == 0, proc.stderr
-    assert (sweep_dir / "cells" / "digits-random__neggrad__seed0" / "results.json").stat().st_mtime_ns == kept
+    assert (sweep_dir / "cells" / "digits-random__ga__seed0" / "results.json").stat().st_mtime_ns == kept
     assert _metrics(json.loads((sweep_dir / "results.json").read_text())) == _metrics(single)
