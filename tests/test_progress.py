@@ -64,3 +64,23 @@ def test_a_run_with_stderr_in_a_file_logs_every_stage(tmp_path, monkeypatch):
                 "digits-class: ga: done (1/1 requests"]
     at = [next((i for i, line in enumerate(lines) if line.startswith(e)), None) for e in expected]
     assert None not in at and at == sorted(at), (at, lines)
+
+
+def test_a_long_step_still_logs_a_line_at_least_every_interval(monkeypatch, caplog):
+    """Inside one long step (no update for a while), the heartbeat says the run is working and since when."""
+    import time
+
+    monkeypatch.delenv("MU_PROGRESS", raising=False)
+    monkeypatch.setenv("MU_PROGRESS_EVERY", "1")
+    monkeypatch.setattr(progress_module.sys.stderr, "isatty", lambda: False, raising=False)
+    caplog.set_level(logging.INFO, logger="mu_registry")
+    try:
+        stage("%s: evaluating", "mlubench-mini: ga: request 2 of 4")
+        time.sleep(3.5)
+    finally:
+        progress_module.idle()
+    beats = [r.getMessage() for r in caplog.records if r.getMessage().startswith("working (last: ")]
+    assert beats and beats[0].startswith("working (last: mlubench-mini: ga: request 2 of 4: evaluating, ")
+    caplog.clear()
+    time.sleep(2.5)  # idle: no more lines
+    assert not [r for r in caplog.records if r.getMessage().startswith("working")]

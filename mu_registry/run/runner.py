@@ -30,6 +30,7 @@ from mu_registry.registry.task_index import LoadedTask, TaskIndex
 from mu_registry.report.plots import write_plots
 from mu_registry.util.environment import describe_environment
 from mu_registry.util.errors import MuError
+from mu_registry.util.progress import idle
 
 log = logging.getLogger("mu_registry")
 
@@ -242,6 +243,8 @@ class Runner:
             except (OSError, MuError):
                 pass
             raise
+        finally:
+            idle()  # no heartbeat lines after the run
         self.results["status"] = "done"
         self.save()
         self.write_plots()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 import time
 from typing import Any
 
@@ -44,6 +45,41 @@ def duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
+# The heartbeat: off a terminal, a line at least every $MU_PROGRESS_EVERY seconds while a run works, even inside
+# one long step (an evaluation of every set, a slow batch): "working (last: <the last line>, <time> ago)".
+_HEART: dict[str, Any] = {"last_line": None, "at": 0.0, "beat": 0.0}
+_LOCK = threading.Lock()
+_THREAD: list[threading.Thread] = []
+
+
+def _beat() -> None:
+    while True:
+        time.sleep(1.0)
+        every = _every()
+        with _LOCK:
+            line, at, beat = _HEART["last_line"], _HEART["at"], _HEART["beat"]
+            now = time.monotonic()
+            if line is None or every <= 0 or not _lines() or now - max(at, beat) < max(every, 1.0):
+                continue
+            _HEART["beat"] = now
+        log.info("working (last: %s, %s ago)", line, duration(now - at))
+
+
+def _seen(line: str) -> None:
+    """A status line was written: the heartbeat counts from now (and starts, the first time)."""
+    with _LOCK:
+        _HEART["last_line"], _HEART["at"] = line, time.monotonic()
+        if not _THREAD:
+            _THREAD.append(threading.Thread(target=_beat, name="mu-eval-heartbeat", daemon=True))
+            _THREAD[0].start()
+
+
+def idle() -> None:
+    """The run has ended (or not started): no heartbeat lines until the next status line."""
+    with _LOCK:
+        _HEART["last_line"] = None
+
+
 class StatusLines:
     """tqdm's interface as used here (``update``, ``close``, a context manager), written as log lines: one
     when the stage starts, one at most every ``every`` seconds while it runs, one when it ends."""
@@ -56,6 +92,7 @@ class StatusLines:
         self.initial, self.closed = initial, False
         of = f" of {total} {unit}s" if total else ""
         log.info("%s: started%s%s", desc, of, f" (from {initial})" if initial else "")
+        _seen(f"{desc}: started")
 
     def _line(self) -> str:
         elapsed = time.monotonic() - self.start
@@ -72,7 +109,9 @@ class StatusLines:
         now = time.monotonic()
         if now - self.last >= self.every and (not self.total or self.n < self.total):
             self.last = now
-            log.info("%s", self._line())
+            line = self._line()
+            log.info("%s", line)
+            _seen(line)
 
     def set_postfix(self, *args: Any, **kwargs: Any) -> None:
         pass
@@ -82,6 +121,7 @@ class StatusLines:
             self.closed = True
             log.info("%s: done (%s/%s %ss in %s)", self.desc, self.n, self.total if self.total else self.n,
                      self.unit, duration(time.monotonic() - self.start))
+            _seen(f"{self.desc}: done")
 
     def __enter__(self) -> "StatusLines":
         return self
@@ -107,5 +147,6 @@ def stage(message: str, *args: Any) -> None:
     when not on a terminal, written above the bars on one."""
     if _lines():
         log.info(message, *args)
+        _seen(message % args if args else message)
     elif enabled():
         tqdm.write("mu-eval: " + (message % args if args else message), file=sys.stderr)
