@@ -36,12 +36,16 @@ def in_hf_cache(repo_id: str, kind: str) -> bool:
     return kind == "dataset" and any(datasets.glob(f"{repo_id.replace('/', '___')}*"))
 
 
-@functools.lru_cache(maxsize=1)
 def hub_unreachable() -> str | None:
-    """Why the Hub cannot be used now (``HF_HUB_OFFLINE``, or no answer within 3 s), or None. Probed once."""
+    """Why the Hub cannot be used now (``HF_HUB_OFFLINE``, or no answer within 3 s), or None."""
     if any(os.environ.get(v, "") not in ("", "0") for v in ("HF_HUB_OFFLINE", "HF_DATASETS_OFFLINE")):
         return "HF_HUB_OFFLINE is set"
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    return _probe(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+
+
+@functools.lru_cache(maxsize=4)
+def _probe(endpoint: str) -> str | None:
+    """One HEAD request per endpoint and process, no retries."""
     try:
         urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=PROBE_TIMEOUT_S).close()
     except urllib.error.HTTPError:
