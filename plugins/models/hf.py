@@ -63,6 +63,15 @@ def tokenize(args: dict[str, Any], texts: list[str], max_length: int) -> dict[st
     return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
 
+def check_pretrained(args: dict) -> None:
+    """A ``pretrained`` Hub id that is neither a local folder nor cached, while the Hub cannot be reached, is one
+    line before anything trains."""
+    if args.get("pretrained"):
+        problem = hub_problem(str(args["pretrained"]), "model", "args.pretrained")
+        if problem:
+            raise MuError(problem)
+
+
 class HFClassifier(Model):
     """Base for transformers classifiers; subclasses set ``auto_class`` and the encoding."""
 
@@ -70,12 +79,8 @@ class HFClassifier(Model):
 
     @classmethod
     def preflight(cls, **args) -> None:
-        """Planning's check: a ``pretrained`` Hub id that is neither a local folder nor cached, while the Hub
-        cannot be reached, is one line before anything trains."""
-        if args.get("pretrained"):
-            problem = hub_problem(str(args["pretrained"]), "model", "args.pretrained")
-            if problem:
-                raise MuError(problem)
+        """Planning's check: see :func:`check_pretrained`."""
+        check_pretrained(args)
 
     def _config(self, spec: TaskSpec):
         tf = _transformers()

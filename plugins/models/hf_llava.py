@@ -18,7 +18,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from mu_registry import GenerativeModel, MuError, expand_path, hub_problem, is_peft
+from mu_registry import GenerativeModel, MuError, expand_path, is_peft
+
+from .hf import check_pretrained
 
 LLAVA_TEMPLATE = "USER: {image}{question} ASSISTANT:"
 
@@ -28,12 +30,8 @@ class HFLlava(GenerativeModel):
 
     @classmethod
     def preflight(cls, **args) -> None:
-        """Planning's check: a ``pretrained`` Hub id that is neither a local folder nor cached, while the Hub
-        cannot be reached, is one line before anything trains."""
-        if args.get("pretrained"):
-            problem = hub_problem(str(args["pretrained"]), "model", "args.pretrained")
-            if problem:
-                raise MuError(problem)
+        """Planning's check: see :func:`check_pretrained`."""
+        check_pretrained(args)
 
     def __init__(self, pretrained: str | None = None, dtype: str | None = None, template: str = LLAVA_TEMPLATE,
                  lora_targets: str | None = None, **extra: Any):
