@@ -144,6 +144,7 @@ class Registry:
         log.warning("plugin '%s'%s %s", info.name, dist, problem.replace("\n", " "))
 
     def _collect(self) -> None:
+        direct: list[tuple[str, str]] = []  # objects registered directly: checked once every kind is in
         for kind in KINDS:
             caller = getattr(self.pm.hook, f"mu_register_{kind}")
             for impl in caller.get_hookimpls():
@@ -160,15 +161,18 @@ class Registry:
                     continue
                 names = info.registered.setdefault(kind, [])
                 names.extend(n for n in dict.fromkeys(e.name for e in added) if n not in names)
-                for entry in added:  # an object registered directly is checked now; a lazy one when imported
-                    if kind != "tasks" and not is_lazy_target(entry.target):
-                        self.validate(kind, entry.name)
+                # an object registered directly is checked after loading (a method may look up a router);
+                # a lazy one when it is imported
+                direct += [(kind, e.name) for e in added if kind != "tasks" and not is_lazy_target(e.target)]
         for kind, aliases in self._aliases.items():  # a name one plugin registers and another's alias: a clash too
             for name in [n for n in aliases if n in self._entries[kind] and aliases[n].source
                          != self._entries[kind][n].source]:
                 alias = aliases.pop(name)
                 self._contested[(kind, name)] = [Entry(name, f"alias of {alias.name}", alias.source, kind),
                                                  self._entries[kind].pop(name)]
+        for kind, name in direct:
+            if name in self._entries[kind]:
+                self.validate(kind, name)
         for (kind, name), entries in self._contested.items():
             who = " and ".join(f"plugin '{e.source}'{self._dist(e.source)}" for e in entries)
             log.warning("%s '%s' is registered by both %s; it is disabled (a run that asks for it fails) and "
