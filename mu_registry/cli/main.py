@@ -106,8 +106,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     ls = sub.add_parser("list", help="list registered tasks, groups, methods, models, metrics or datasets")
     ls.add_argument("kind", choices=["tasks", "groups", "methods", "models", "metrics", "datasets", "judges",
-                                     "routers"])
+                                     "routers", "protocols"])
     ls.add_argument("--include-path", action="append", default=[])
+    ls.add_argument("--long", action="store_true", help="tasks: with the time a run took from a cold cache, "
+                    "and the cores and load it was measured at (benchmarks/task_times.py)")
 
     sub.add_parser("plugins", help="show each plugin, its version and what it registered")
 
@@ -362,13 +364,16 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.kind == "tasks":
             from mu_registry.data.preflight import needs  # on demand: --help stays fast
 
-            rows = [("task", "modality", "needs", "plugin", "description")]
+            times = _expected_times() if args.long else {}
+            rows = [("task", "modality", "needs", *(("time (cold cache)",) if args.long else ()), "plugin",
+                     "description")]
             for name, tf in sorted(index.tasks.items()):
+                took = (_took(times.get(name)),) if args.long else ()
                 try:
                     cfg = index.load(name).config
-                    rows.append((name, cfg.modality, needs(cfg), tf.source, cfg.description))
+                    rows.append((name, cfg.modality, needs(cfg), *took, tf.source, cfg.description))
                 except ConfigError as exc:
-                    rows.append((name, "INVALID", "-", tf.source, str(exc)))
+                    rows.append((name, "INVALID", "-", *took, tf.source, str(exc)))
         else:
             rows = [(name, ",".join(index.load_group(name).task), gf.source)
                     for name, gf in sorted(index.groups.items())]
@@ -385,6 +390,25 @@ def cmd_list(args: argparse.Namespace) -> int:
             rows.append((name, entry.source, ",".join(types), summary.description + formerly))
     _print_rows(rows)
     return 0
+
+
+def _expected_times() -> dict[str, Any]:
+    """The built-in tasks' measured run times (tasks/expected_times.json, written by benchmarks/task_times.py)."""
+    import json
+    from importlib import resources
+
+    try:
+        return json.loads(resources.files("mu_registry_tasks").joinpath("expected_times.json").read_text())
+    except (FileNotFoundError, ModuleNotFoundError, ValueError):
+        return {}
+
+
+def _took(figure: dict[str, Any] | None) -> str:
+    from mu_registry.util.progress import duration  # on demand: --help stays fast
+
+    if not figure:
+        return "-"
+    return f"{duration(figure['wall_s'])} ({figure['cores']} cores, load {figure['load_before']:.1f})"
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
