@@ -53,3 +53,21 @@ def test_list_tasks_says_what_each_task_needs():
     assert "network (dataset), network (model)" in rows["mubench-imdb"]
     assert "data get pulse" in rows["pulse-pretrained"]
     assert "``" not in proc.stdout  # descriptions without reST markup
+
+
+def test_list_tasks_long_shows_the_measured_time_of_each_task():
+    import json
+
+    from conftest import REPO
+    from mu_registry.util.progress import duration
+
+    times = json.loads((REPO / "tasks" / "expected_times.json").read_text())
+    assert {"digits-class", "fashion-mnist-random", "mlubench-mini"} <= set(times)
+    proc = run_cli("list", "tasks", "--long")
+    assert proc.returncode == 0, proc.stderr
+    assert "time (cold cache)" in proc.stdout.splitlines()[0]
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines()[1:]}
+    for task, figure in times.items():
+        assert f"{duration(figure['wall_s'])} ({figure['cores']} cores, load {figure['load_before']:.1f})" \
+            in rows[task], task
+    assert " - " in rows["mlubench"]  # never measured: it needs the network
