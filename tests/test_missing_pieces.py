@@ -71,3 +71,15 @@ def test_list_tasks_long_shows_the_measured_time_of_each_task():
         assert f"{duration(figure['wall_s'])} ({figure['cores']} cores, load {figure['load_before']:.1f})" \
             in rows[task], task
     assert " - " in rows["mlubench"]  # never measured: it needs the network
+
+
+def test_the_readme_times_are_the_measured_ones():
+    """The README's table is tasks/expected_times.json, which benchmarks/task_times.py writes."""
+    import json
+
+    from conftest import REPO
+
+    times = json.loads((REPO / "tasks" / "expected_times.json").read_text())
+    readme = (REPO / "README.md").read_text()
+    for task, figure in times.items():
+        assert f"| `{task}` | " in readme and f"({figure['wall_s']} s) | {figure['load_before']} |" in readme, task
