@@ -44,6 +44,11 @@ class RunSetup:
     device: torch.device
     cache: ModelCache
 
+    def model_for(self, cfg: Any) -> tuple[str, dict[str, Any]]:
+        """The model plugin a task runs with and its arguments: ``--model`` (with its defaults), else the task's
+        ``model.name`` and ``model.args``."""
+        return (self.config.model, {}) if self.config.model else (cfg.model.name, cfg.model.args)
+
 
 class Protocol(ABC):
     """Runs one task and seed in stages that :func:`mu_registry.run.runner.run_task` calls in order:
@@ -128,14 +133,16 @@ def method_spec(registry: Registry, loaded: LoadedTask, label: str, method_args:
         preset = {**alias_preset, **preset}
     else:
         canonical, preset = registry.canonical("methods", label, warn=False)
-    from_yaml: dict[str, Any] = {}
-    for key, values in loaded.config.methods.items():
-        if method_label(registry, key, f"{loaded.path}: methods", warn=warn, loaded=loaded) == label:
-            from_yaml.update(values)
-    from_cli: dict[str, Any] = {}
-    for key, values in method_args.items():
-        if method_label(registry, key, "--method-args", warn=warn, loaded=loaded) == label:
-            from_cli.update(values)
+
+    def given(overrides: dict[str, dict[str, Any]], context: str) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, values in overrides.items():
+            if method_label(registry, key, context, warn=warn, loaded=loaded) == label:
+                out.update(values)
+        return out
+
+    from_yaml = given(loaded.config.methods, f"{loaded.path}: methods")
+    from_cli = given(method_args, "--method-args")
     return canonical, {**preset, **from_yaml}, {**preset, **from_yaml, **from_cli}
 
 

@@ -48,9 +48,8 @@ class ClassificationProtocol(Protocol):
 
     def build_model(self) -> None:
         cfg, data, setup = self.cfg, self.data, self.setup
-        self.model_name = setup.config.model or cfg.model.name
-        self.adapter: Model = setup.registry.model(self.model_name)(**(cfg.model.args if not setup.config.model
-                                                                       else {}))
+        self.model_name, self.model_args = setup.model_for(cfg)
+        self.adapter: Model = setup.registry.model(self.model_name)(**self.model_args)
         first = data.train.take([0])
         self.spec = TaskSpec(name=self.loaded.name, modality=cfg.modality, num_classes=data.num_classes,
                              input_columns=data.input_columns, label_column=data.label_column,
@@ -68,7 +67,7 @@ class ClassificationProtocol(Protocol):
         base_parts = {"model": self.model_name,
                       "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
                       "code": model_identity(setup.registry, self.model_name, adapter),
-                      "args": cfg.model.args if not setup.config.model else {},
+                      "args": self.model_args,
                       "train": cfg.model.train.model_dump(),
                       # the training data itself, not the task: a sweep over forget sets reuses the original
                       "data": data.train.fingerprint(), "limit": setup.config.limit, "seed": seed}

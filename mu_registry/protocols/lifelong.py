@@ -77,8 +77,9 @@ class LifelongProtocol(Protocol):
 
     def build_model(self) -> None:
         cfg, loaded, setup = self.cfg, self.loaded, self.setup
-        self.model_name = model_name = setup.config.model or cfg.model.name
-        adapter = setup.registry.model(model_name)(**(cfg.model.args if not setup.config.model else {}))
+        self.model_name, self.model_args = setup.model_for(cfg)
+        model_name = self.model_name
+        adapter = setup.registry.model(model_name)(**self.model_args)
         if not isinstance(adapter, GenerativeModel):
             raise MuError(f"{loaded.path}: model '{model_name}' is not a generative model (task_type: generation)")
         self.adapter = adapter
@@ -164,7 +165,7 @@ class LifelongProtocol(Protocol):
         cfg, setup, seed = self.cfg, self.setup, self.seed
         parts = {"model": model_name, "adapter": f"{type(adapter).__module__}.{type(adapter).__qualname__}",
                  "code": model_identity(setup.registry, model_name, adapter),
-                 "args": cfg.model.args if not setup.config.model else {}, "train": cfg.model.train.model_dump(),
+                 "args": self.model_args, "train": cfg.model.train.model_dump(),
                  "finetune": cfg.model.finetune.model_dump() if cfg.model.finetune else None,
                  "finetune_replay": cfg.model.finetune_replay,
                  "data": data.train.fingerprint(), "phases": sorted(data.phases), "seed": seed, "kind": "original",

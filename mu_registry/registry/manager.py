@@ -304,11 +304,10 @@ class Registry:
             return name, {}
         if alias.deprecated and warn and name not in self._warned:
             self._warned.add(name)
-            preset = ", ".join(f"{k}={v}" for k, v in alias.preset.items())
+            preset = ", ".join(f"{alias.name}.{k}={v}" for k, v in alias.preset.items())
             log.warning("%s%s '%s' is deprecated: use '%s'%s (results recorded under '%s' still load)",
                         f"{context}: " if context else "", _SINGULAR[kind], name, alias.name,
-                        f" with --method-args {', '.join(f'{alias.name}.{k}={v}' for k, v in alias.preset.items())}"
-                        if preset else "", name)
+                        f" with --method-args {preset}" if preset else "", name)
         return alias.name, dict(alias.preset)
 
     def aliases(self, kind: str) -> dict[str, Alias]:

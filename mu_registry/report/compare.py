@@ -12,6 +12,7 @@ report says so first: identical numbers are expected only where they are the sam
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -57,8 +58,6 @@ class Comparison:
 
 
 def load_results(path: Path) -> dict[str, Any]:
-    import json
-
     path = Path(path)
     file = path / "results.json" if path.is_dir() else path
     try:

@@ -150,9 +150,9 @@ class Runner:
         MLUBench's release folder and the command that fetches it; a Hugging Face dataset or model neither
         cached nor reachable) and, for a generative task, its judge (an LLM judge needs an endpoint)."""
         cfg = loaded.config
-        model_name = self.config.model or cfg.model.name
+        model_name, model_args = self.setup.model_for(cfg)
         self.registry.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")
-        problems = task_problems(loaded, self.registry, model_name, cfg.model.args if not self.config.model else {})
+        problems = task_problems(loaded, self.registry, model_name, model_args)
         if cfg.task_type == "generation":
             try:
                 make_judge(self.registry, cfg.generation.judge, cfg.generation.judge_args, str(loaded.path))
@@ -172,8 +172,7 @@ class Runner:
         for loaded in tasks:
             reg.protocol(loaded.config.task_type, context=f"{loaded.path}: task_type")
             self.index.check(loaded)
-            model_name = self.config.model or loaded.config.model.name
-            reg.model(model_name, context="--model" if self.config.model else f"{loaded.path}: model.name")
+            model_name, model_args = self.setup.model_for(loaded.config)  # checked with the missing pieces above
             asked = self.config.methods if self.config.methods is not None else loaded.config.default_methods
             where = "--methods" if self.config.methods is not None else f"{loaded.path}: default_methods"
             if asked == ["all"]:  # every usable method for this task type (one a plugin broke is disabled)
@@ -199,8 +198,7 @@ class Runner:
                 if check is not None:
                     try:
                         if plugin is None:
-                            args = loaded.config.model.args if not self.config.model else {}
-                            plugin = reg.model(model_name)(**args)
+                            plugin = reg.model(model_name)(**model_args)
                         check(plugin)
                     except MuError as exc:
                         given = [k for k in self.config.method_args if method_label(reg, k, loaded=loaded) == label]

@@ -309,7 +309,8 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
     total = max(1, steps_per_epoch * train.epochs)
     sched = lr_schedule(opt, total, train.warmup_ratio)
     stepped = skipped = first = 0
-    path = _CHECKPOINTS[-1].next_path() if _CHECKPOINTS else None
+    checkpoints = _CHECKPOINTS[-1] if _CHECKPOINTS else None
+    path = checkpoints.next_path() if checkpoints is not None else None
     state = _resume_state(path, desc)
     if state is not None and state.get("total") == total:
         module.load_state_dict(state["module"])
@@ -341,7 +342,7 @@ def train_steps(module: nn.Module, train: TrainConfig, *, seed: int, device: tor
                     sched.step()
                 bar.update(1)
             done = epoch + 1
-            if path is not None and done < train.epochs and time.monotonic() - last_save >= _CHECKPOINTS[-1].every_s:
+            if checkpoints is not None and done < train.epochs and time.monotonic() - last_save >= checkpoints.every_s:
                 atomic_torch_save({"total": total, "epochs_done": done, "stepped": stepped, "skipped": skipped,
                                    "module": module.state_dict(), "optimizer": opt.state_dict(),
                                    "scheduler": sched.state_dict(), "generator": gen.get_state(),
